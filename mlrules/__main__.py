@@ -1,0 +1,3 @@
+from mlrules.cli import main
+
+main()

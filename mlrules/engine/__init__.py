@@ -1,0 +1,1 @@
+"""The engine: discovery, configuration, rule runs, suppression and fixes."""

@@ -1,0 +1,118 @@
+"""Which files a run looks at: the given paths, minus excludes and ``.gitignore``d files."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from dataclasses import dataclass, field
+
+import pathspec
+
+from mlrules.sources.loader import file_kind
+
+
+@dataclass
+class Discovery:
+    files: list[str] = field(default_factory=list)  # lintable files, in a stable order
+    requirements: list[str] = field(default_factory=list)  # requirements*.txt: read for pins only
+    missing: list[str] = field(default_factory=list)  # given paths that do not exist
+
+
+def _is_requirements(name: str) -> bool:
+    return name.endswith(".txt") and "requirements" in name.lower()
+
+
+class _Excluder:
+    def __init__(self, patterns: list[str]) -> None:
+        self.names = {p for p in patterns if "/" not in p and not any(ch in p for ch in "*?[")}
+        self.spec = pathspec.PathSpec.from_lines("gitwildmatch", [p for p in patterns if p not in self.names])
+        self.gitignores: dict[str, pathspec.PathSpec | None] = {}
+
+    def _gitignore(self, folder: str) -> pathspec.PathSpec | None:
+        if folder not in self.gitignores:
+            path = os.path.join(folder, ".gitignore")
+            spec = None
+            if os.path.isfile(path):
+                try:
+                    with open(path, encoding="utf-8", errors="replace") as fh:
+                        spec = pathspec.PathSpec.from_lines("gitwildmatch", fh)
+                except OSError:
+                    spec = None
+            self.gitignores[folder] = spec
+        return self.gitignores[folder]
+
+    def excluded(self, path: str, is_dir: bool, base: str, ignore_roots: list[str]) -> bool:
+        name = os.path.basename(path)
+        if name in self.names:
+            return True
+        rel = os.path.relpath(path, base).replace(os.sep, "/")
+        if self.spec.match_file(rel + ("/" if is_dir else "")) or self.spec.match_file(name + ("/" if is_dir else "")):
+            return True
+        for folder in ignore_roots:
+            spec = self._gitignore(folder)
+            if spec is None:
+                continue
+            rel = os.path.relpath(path, folder).replace(os.sep, "/")
+            if not rel.startswith("..") and spec.match_file(rel + ("/" if is_dir else "")):
+                return True
+        return False
+
+
+def discover(paths: list[str], exclude: list[str], base: str = ".") -> Discovery:
+    """Walk ``paths``; explicit files are kept unless excluded. Symlinked folders are not followed."""
+    result = Discovery()
+    excluder = _Excluder(exclude)
+    seen: set[str] = set()
+
+    def add(path: str) -> None:
+        key = os.path.normpath(path)
+        if key in seen:
+            return
+        seen.add(key)
+        name = os.path.basename(path)
+        if file_kind(path):
+            result.files.append(path)
+        elif _is_requirements(name):
+            result.requirements.append(path)
+
+    for given in paths:
+        if not os.path.lexists(given):
+            result.missing.append(given)
+            continue
+        if not os.path.isdir(given):
+            roots = _gitignore_roots(os.path.dirname(os.path.abspath(given)))
+            if not excluder.excluded(given, False, base, roots):
+                add(given)
+            continue
+        for folder, dirs, files in os.walk(given, followlinks=False):
+            roots = _gitignore_roots(os.path.abspath(folder))
+            dirs[:] = sorted(d for d in dirs if not excluder.excluded(os.path.join(folder, d), True, base, roots))
+            for name in sorted(files):
+                path = os.path.join(folder, name)
+                if given == "." and path.startswith("./"):
+                    path = path[2:]
+                if excluder.excluded(path, False, base, roots):
+                    continue
+                add(path)
+    result.files.sort(key=_path_key)
+    return result
+
+
+def _path_key(path: str) -> tuple:
+    return tuple(os.path.normpath(path).split(os.sep))
+
+
+@lru_cache(maxsize=4096)
+def _gitignore_roots(folder: str) -> list[str]:
+    """``.gitignore`` folders that apply to ``folder``: it and its parents up to the repo root."""
+    roots = []
+    current = folder
+    while True:
+        roots.append(current)
+        if os.path.exists(os.path.join(current, ".git")):
+            break
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    return tuple(reversed(roots))

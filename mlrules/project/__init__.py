@@ -1,0 +1,1 @@
+"""The project model: facts that rules need from more than one file."""

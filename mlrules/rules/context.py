@@ -1,0 +1,104 @@
+"""Read-only views that rules receive: one Python file, one YAML file, or the whole project."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import libcst as cst
+import yaml
+
+from mlrules.analysis.index import FileIndex, build_index
+from mlrules.analysis.values import StringValue, string_value
+from mlrules.model import Edit, Position, Span
+from mlrules.project.model import Project
+from mlrules.sources.python import PythonSource
+from mlrules.sources.yaml_source import YamlSource, node_span
+
+if TYPE_CHECKING:
+    pass
+
+
+@dataclass
+class PythonContext:
+    source: PythonSource
+    project: Project = field(default_factory=Project)
+
+    @property
+    def path(self) -> str:
+        return self.source.path
+
+    @property
+    def module(self) -> cst.Module:
+        return self.source.parse()
+
+    @cached_property
+    def index(self) -> FileIndex:
+        return build_index(self.module)
+
+    @cached_property
+    def _positions(self):
+        # Computed only when a rule reports something: most files have no findings.
+        from libcst.metadata import MetadataWrapper, PositionProvider
+
+        wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+        return wrapper.resolve(PositionProvider)
+
+    def span(self, node: cst.CSTNode) -> Span:
+        code_range = self._positions[node]
+        return Span(
+            Position(code_range.start.line, code_range.start.column),
+            Position(code_range.end.line, code_range.end.column),
+        )
+
+    def offsets(self, node: cst.CSTNode) -> tuple[int, int]:
+        span = self.span(node)
+        lines = self.source.lines
+        return lines.offset(span.start.row, span.start.column), lines.offset(span.end.row, span.end.column)
+
+    def replace(self, node: cst.CSTNode, content: str) -> Edit:
+        start, end = self.offsets(node)
+        return Edit(start, end, content)
+
+    def code_for(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    def string_value(self, expr: cst.BaseExpression | None, scope: cst.FunctionDef | None = None) -> StringValue | None:
+        return string_value(expr, self.index, scope)
+
+    def line_span(self, row: int) -> Span:
+        return Span(Position(row, 0), Position(row, len(self.source.lines.line(row))))
+
+    def offset_span(self, start: int, end: int) -> Span:
+        lines = self.source.lines
+        return Span(lines.position(start), lines.position(end))
+
+
+@dataclass
+class YamlContext:
+    source: YamlSource
+    project: Project = field(default_factory=Project)
+
+    @property
+    def path(self) -> str:
+        return self.source.path
+
+    @property
+    def root(self) -> yaml.Node | None:
+        return self.source.root
+
+    def span(self, node: yaml.Node) -> Span:
+        return node_span(node)
+
+    def offsets(self, node: yaml.Node) -> tuple[int, int]:
+        return node.start_mark.index, node.end_mark.index
+
+    def replace(self, node: yaml.Node, content: str) -> Edit:
+        start, end = self.offsets(node)
+        return Edit(start, end, content)
+
+
+@dataclass
+class ProjectContext:
+    project: Project

@@ -1,0 +1,1 @@
+"""Helpers for running rule examples (used by the test suite and by rule authors)."""
