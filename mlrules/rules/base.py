@@ -7,6 +7,7 @@ Rules never write files: they return findings, each with an optional fix (text e
 
 from __future__ import annotations
 
+import json
 import textwrap
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping
@@ -125,3 +126,17 @@ class ProjectRule(Rule):
 
 class EngineRule(Rule):
     """Implemented by the engine itself (MLR001-MLR003); the class carries docs and metadata."""
+
+
+def ipynb(*cells: str | tuple[str, str], indent: int = 1) -> str:
+    """An nbformat 4 notebook; a cell is code text or (cell_type, text)."""
+    out = []
+    for cell in cells:
+        kind, text = ("code", cell) if isinstance(cell, str) else cell
+        lines = [line for line in text.splitlines(keepends=True)]
+        entry = {"cell_type": kind, "metadata": {}, "source": lines}
+        if kind == "code":
+            entry = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": lines}
+        out.append(entry)
+    doc = {"cells": out, "metadata": {"language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(doc, indent=indent) + "\n"

@@ -21,6 +21,7 @@ from mlrules.sources.magics import (
     mask_line,
     parse_magic,
 )
+from mlrules.model import Edit
 from mlrules.sources.text import LineIndex, newline_of
 
 if TYPE_CHECKING:
@@ -84,6 +85,16 @@ class PythonSource:
         if self.ipynb is not None:
             return self.ipynb.render(new_text)
         return new_text
+
+    def append_cell_edit(self, code: str) -> Edit:
+        """An edit that appends a new code cell holding ``code`` (``\n``-terminated)."""
+        end = len(self.text)
+        if self.kind == "ipynb":
+            return Edit(end, end, CELL_SEPARATOR + code)
+        lead = "" if self.text.endswith("\n") or not self.text else "\n"
+        if self.kind == "databricks":
+            return Edit(end, end, lead + "\n# COMMAND ----------\n\n" + code)
+        return Edit(end, end, lead + code)
 
     def magics_named(self, *names: str) -> list[MagicCommand]:
         return [m for m in self.magics if m.name in names]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 
@@ -10,21 +9,7 @@ from mlrules.engine.config import Settings
 from mlrules.engine.fixer import fix_files
 from mlrules.engine.runner import Linter
 from mlrules.model import Finding
-from mlrules.rules.base import EngineRule, Invalid, Rule, Valid
-
-
-def ipynb(*cells: str | tuple[str, str], indent: int = 1) -> str:
-    """An nbformat 4 notebook; a cell is code text or (cell_type, text)."""
-    out = []
-    for cell in cells:
-        kind, text = ("code", cell) if isinstance(cell, str) else cell
-        lines = [line for line in text.splitlines(keepends=True)]
-        entry = {"cell_type": kind, "metadata": {}, "source": lines}
-        if kind == "code":
-            entry = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": lines}
-        out.append(entry)
-    doc = {"cells": out, "metadata": {"language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5}
-    return json.dumps(doc, indent=indent) + "\n"
+from mlrules.rules.base import EngineRule, Invalid, Rule, Valid, ipynb  # noqa: F401 - re-exported
 
 
 @dataclass
