@@ -13,6 +13,8 @@ from functools import cached_property
 
 import libcst as cst
 
+from mlrules.analysis.walk import children
+
 # Public aliases of one class/function, folded to one canonical name.
 CANONICAL = {
     "mlflow.tracking.MlflowClient": "mlflow.MlflowClient",
@@ -106,6 +108,19 @@ class FileIndex:
     bindings: dict[cst.FunctionDef | None, dict[str, list[cst.BaseExpression | None]]] = field(default_factory=dict)
     functions: dict[str, list[cst.FunctionDef]] = field(default_factory=dict)
     with_items: list[tuple[cst.WithItem, cst.FunctionDef | None]] = field(default_factory=list)
+    by_type: dict[type, list[cst.CSTNode]] = field(default_factory=dict)  # every node, by class
+    parents: dict[cst.CSTNode, cst.CSTNode | None] = field(default_factory=dict)
+
+    def nodes(self, node_type: type) -> list:
+        """Every node of ``node_type`` in source order (e.g. ``index.nodes(cst.Try)``)."""
+        return self.by_type.get(node_type, [])
+
+    def ancestors(self, node: cst.CSTNode):
+        """The parents of ``node``, innermost first."""
+        parent = self.parents.get(node)
+        while parent is not None:
+            yield parent
+            parent = self.parents.get(parent)
 
     # --- resolution -------------------------------------------------------------------
     def resolve_dotted(self, dotted: str | None) -> str | None:
@@ -175,13 +190,36 @@ class FileIndex:
         return any(q == prefix or q.startswith(prefix + ".") for q in self.imports.values())
 
 
-class _IndexBuilder(cst.CSTVisitor):
+class _IndexBuilder:
+    """Fills a FileIndex in one iterative walk (see analysis.walk for why not CSTVisitor)."""
+
     def __init__(self, index: FileIndex) -> None:
         self.index = index
         self.function_stack: list[cst.FunctionDef] = []
         self.run_depth_stack: list[int] = [0]
         self.statement: cst.CSTNode | None = None
-        self.pending_with_runs: list[int] = []
+        self._wrapped: dict = {}  # block -> (enter, leave) callbacks around it
+
+    def run(self, module: cst.Module) -> None:
+        index = self.index
+        by_type = index.by_type
+        parents = index.parents
+        _LEAVE = object()
+        stack: list = [(module, None)]
+        while stack:
+            node, parent = stack.pop()
+            if node is _LEAVE:
+                parent()  # a leave callback
+                continue
+            parents[node] = parent
+            by_type.setdefault(type(node), []).append(node)
+            handler = getattr(self, "visit_" + type(node).__name__, None)
+            leave = handler(node) if handler is not None else None
+            if leave is not None:
+                stack.append((_LEAVE, leave))
+            kids = list(children(node))
+            for kid in reversed(kids):
+                stack.append((kid, node))
 
     # scopes
     @property
@@ -200,7 +238,7 @@ class _IndexBuilder(cst.CSTVisitor):
         elif isinstance(target, cst.StarredElement):
             self._bind_target(target.value, None)
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+    def visit_FunctionDef(self, node: cst.FunctionDef):
         self._bind(node.name.value, None)
         self.index.functions.setdefault(node.name.value, []).append(node)
         self.function_stack.append(node)
@@ -211,15 +249,17 @@ class _IndexBuilder(cst.CSTVisitor):
             if isinstance(star, cst.Param):
                 self._bind(star.name.value, None)
 
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.function_stack.pop()
-        self.run_depth_stack.pop()
+        def leave() -> None:
+            self.function_stack.pop()
+            self.run_depth_stack.pop()
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        return leave
+
+    def visit_ClassDef(self, node: cst.ClassDef):
         self._bind(node.name.value, None)
 
     # imports
-    def visit_Import(self, node: cst.Import) -> None:
+    def visit_Import(self, node: cst.Import):
         for alias in node.names:
             full = _attr_text(alias.name)
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
@@ -228,7 +268,7 @@ class _IndexBuilder(cst.CSTVisitor):
                 head = full.split(".")[0]
                 self._import(head, head)
 
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+    def visit_ImportFrom(self, node: cst.ImportFrom):
         if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
             return
         module = _attr_text(node.module)
@@ -245,47 +285,66 @@ class _IndexBuilder(cst.CSTVisitor):
         self._bind(local, None)
 
     # assignments
-    def visit_Assign(self, node: cst.Assign) -> None:
+    def visit_Assign(self, node: cst.Assign):
         for target in node.targets:
             self._bind_target(target.target, node.value)
 
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+    def visit_AnnAssign(self, node: cst.AnnAssign):
         self._bind_target(node.target, node.value)
 
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+    def visit_AugAssign(self, node: cst.AugAssign):
         self._bind_target(node.target, None)
 
-    def visit_For(self, node: cst.For) -> None:
+    def visit_For(self, node: cst.For):
         self._bind_target(node.target, None)
 
-    def visit_AsName(self, node: cst.AsName) -> None:
+    def visit_AsName(self, node: cst.AsName):
         self._bind_target(node.name, None)
 
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+    def visit_NamedExpr(self, node: cst.NamedExpr):
         self._bind_target(node.target, node.value)
 
     # statements and with-blocks
-    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine):
         self.statement = node
 
-    def visit_With(self, node: cst.With) -> None:
+    def visit_With(self, node: cst.With):
         opens_run = 0
         for item in node.items:
             self.index.with_items.append((item, self.scope))
             if isinstance(item.item, cst.Call) and _looks_like_start_run(dotted_name(item.item.func)):
                 opens_run = 1
-        self.pending_with_runs.append(opens_run)
+        if opens_run:
+            depth = self.run_depth_stack
+            body = node.body
+            # the items are evaluated outside the run; only the body is inside it
 
-    def visit_With_body(self, node: cst.With) -> None:
-        self.run_depth_stack[-1] += self.pending_with_runs[-1]
+            def enter_body() -> None:
+                depth[-1] += 1
 
-    def leave_With_body(self, node: cst.With) -> None:
-        self.run_depth_stack[-1] -= self.pending_with_runs[-1]
+            def leave_body() -> None:
+                depth[-1] -= 1
 
-    def leave_With(self, original_node: cst.With) -> None:
-        self.pending_with_runs.pop()
+            self._around(body, enter_body, leave_body)
 
-    def visit_Call(self, node: cst.Call) -> None:
+    def _around(self, node, enter, leave) -> None:
+        self._wrapped[node] = (enter, leave)
+
+    def visit_IndentedBlock(self, node):
+        return self._maybe_wrapped(node)
+
+    def visit_SimpleStatementSuite(self, node):
+        return self._maybe_wrapped(node)
+
+    def _maybe_wrapped(self, node):
+        wrapped = self._wrapped.pop(node, None)
+        if wrapped is None:
+            return None
+        enter, leave = wrapped
+        enter()
+        return leave
+
+    def visit_Call(self, node: cst.Call):
         self.index.calls.append(CallSite(node, dotted_name(node.func), self.scope, self.run_depth_stack[-1], self.statement))
 
 
@@ -300,7 +359,7 @@ def _attr_text(node: cst.BaseExpression) -> str:
 
 def build_index(module: cst.Module) -> FileIndex:
     index = FileIndex(module)
-    module.visit(_IndexBuilder(index))
+    _IndexBuilder(index).run(module)
     for call in index.calls:
         call.qualname = index.resolve_dotted(call.dotted)
     return index
