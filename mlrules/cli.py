@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
+import re
 import sys
+import time
 from collections import Counter
 
 import click
@@ -28,13 +29,13 @@ def _lint_options(func):
         click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Configuration file to use."),
         click.option("--output-format", type=click.Choice(["full", "concise", "json", "sarif", "github"]), default="full", show_default=True),
         click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain."),
-        click.option("--statistics", is_flag=True, help="Print a count of findings per rule."),
+        click.option("--statistics", is_flag=True, help="Print a count of findings per rule instead of the findings."),
         click.option("--no-cache", is_flag=True, help="Do not read or write the result cache."),
         click.option("--show-fixes", is_flag=True, help="Show the fix of each finding."),
         click.option("--unsafe-fixes", is_flag=True, help="Also apply (or show) unsafe fixes."),
         click.option("--diff", is_flag=True, help="With fixes: print a unified diff, write nothing."),
-        click.option("-q", "--quiet", is_flag=True, help="Print findings only."),
-        click.option("-v", "--verbose", is_flag=True, help="Also print skipped files and notices."),
+        click.option("-q", "--quiet", is_flag=True, help="Print findings only: no summary, no notes (errors still go to stderr)."),
+        click.option("-v", "--verbose", is_flag=True, help="Also print the configuration used, the rules, skipped files and timing (stderr)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -66,9 +67,10 @@ def _run(*, fix: bool, paths, select, extend_select, ignore, config_path, output
     from mlrules.engine.config import ConfigError, expand_selectors, load_settings
     from mlrules.engine.fixer import fix_files, unified_diff, write_atomic
     from mlrules.engine.runner import Linter
+    from mlrules.model import FileError
     from mlrules.output import Report, render
 
-    err = click.get_text_stream("stderr")
+    started = time.perf_counter()
     try:
         settings = load_settings(config_path)
         if select is not None:
@@ -84,9 +86,15 @@ def _run(*, fix: bool, paths, select, extend_select, ignore, config_path, output
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         return EXIT_ERROR
+    if verbose:
+        where = settings.config_path or "none found, using the defaults"
+        _note(f"configuration: {where}")
+        _note(f"rules: {', '.join(sorted(linter.selected))}")
 
     loaded = linter.load(list(paths) or ["."])
+    checked = len(loaded.sources) + len(loaded.problems)
     fixed_count = 0
+    would_fix = 0
     messages: list[str] = []
     diff_nonempty = False
     if fix:
@@ -99,12 +107,12 @@ def _run(*, fix: bool, paths, select, extend_select, ignore, config_path, output
                 text = unified_diff(path, originals[path], data)
                 if text:
                     diff_nonempty = True
+                    would_fix += outcome.fixed.get(path, 0)
                     click.echo(text, nl=False)
                 continue
             problem = write_atomic(path, data, originals[path])
             if problem:
-                messages.append(problem)
-                result.errors.append(_file_error(path, problem))
+                result.errors.append(FileError(path, problem.removeprefix(f"{path}: ")))
             else:
                 fixed_count += outcome.fixed.get(path, 0)
     else:
@@ -114,21 +122,30 @@ def _run(*, fix: bool, paths, select, extend_select, ignore, config_path, output
         click.echo(f"warning: {message}", err=True)
     if verbose:
         for notice in result.notices:
-            click.echo(f"note: {notice}", err=True)
+            _note(notice)
     for error in result.errors:
         click.echo(f"error: {error.path}: {error.message}", err=True)
 
-    if not diff:
+    text_format = output_format in ("full", "concise")
+    if diff:
+        if would_fix and not quiet:
+            click.echo(f"Would fix {_plural(would_fix, 'finding')}.", err=True)
+    else:
         report = Report(result.findings, dict(loaded.sources), fixed_count, show_fixes, unsafe_fixes)
-        text = render(output_format, report)
-        if output_format == "full" and sys.stdout.isatty():
-            _print_rich(text)
-        else:
-            click.echo(text, nl=False)
         if statistics:
-            click.echo(_statistics(result.findings, unsafe_fixes), nl=False)
-        if output_format in ("full", "concise") and not quiet:
+            click.echo(_statistics(result.findings, unsafe_fixes, as_json=output_format == "json"), nl=False)
+        else:
+            text = render(output_format, report)
+            if output_format == "full" and text and _stdout_is_tty():
+                _print_rich(text)
+            else:
+                click.echo(text, nl=False)
+        if text_format and not quiet:
+            if result.findings and not statistics and output_format == "full":
+                click.echo("")
             click.echo(_summary(result.findings, fixed_count, unsafe_fixes, fix))
+    if verbose:
+        _note(f"checked {_plural(checked, 'file')} in {time.perf_counter() - started:.2f}s")
 
     if result.errors:
         return EXIT_ERROR
@@ -139,57 +156,82 @@ def _run(*, fix: bool, paths, select, extend_select, ignore, config_path, output
     return EXIT_FINDINGS if result.findings else EXIT_OK
 
 
-def _file_error(path: str, message: str):
-    from mlrules.model import FileError
-
-    return FileError(path, message)
+def _note(text: str) -> None:
+    click.echo(f"note: {text}", err=True)
 
 
-def _print_rich(text: str) -> None:
+def _plural(n: int, word: str) -> str:
+    plural = word + ("es" if word.endswith(("x", "s")) else "s")
+    return f"{n} {word if n == 1 else plural}"
+
+
+def _stdout_is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+_HEAD = re.compile(r"^(?P<loc>\S.*?:(?:cell \d+:)?\d+:\d+:) (?P<code>[A-Z]+[0-9]+) (?P<msg>.*?)(?P<fix> \[\*\]| \[unsafe fix\])?$")
+_GUTTER = re.compile(r"^(?P<gutter>\s*\d* \|)(?P<rest>.*)$")
+
+
+def _print_rich(text: str, console=None) -> None:
+    """The ``full`` format with colours, for a terminal (rich honours NO_COLOR and TERM=dumb)."""
     from rich.console import Console
     from rich.text import Text
 
-    console = Console(highlight=False, soft_wrap=True)
-    for line in text.splitlines():
-        styled = Text(line)
-        if line and not line.startswith((" ", "|")) and ": " in line and not line[0].isdigit():
-            head, _, rest = line.partition(": ")
-            styled = Text.assemble((head, "bold"), ": ", _code_styled(rest))
-        elif "^" in line and line.strip(" |^") == "":
-            styled = Text(line, style="red")
+    console = console or Console(highlight=False, soft_wrap=True, emoji=False, markup=False)
+    for line in text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"):
+        head = _HEAD.match(line)
+        gutter = _GUTTER.match(line)
+        if head:
+            styled = Text.assemble((head["loc"], "bold"), " ", (head["code"], "bold red"), " ", head["msg"], (head["fix"] or "", "cyan"))
+        elif gutter:
+            rest = gutter["rest"]
+            caret = rest.strip() != "" and rest.strip(" ^") == ""
+            styled = Text.assemble((gutter["gutter"], "blue"), (rest, "bold red" if caret else ""))
+        elif line.lstrip().startswith("= fix"):
+            styled = Text(line, style="cyan")
+        else:
+            styled = Text(line)
         console.print(styled)
 
 
-def _code_styled(rest: str):
-    from rich.text import Text
+def _statistics(findings, unsafe: bool, *, as_json: bool = False) -> str:
+    """Ruff's ``--statistics``: one row per code, most frequent first, instead of the findings."""
+    import json
 
-    code, _, message = rest.partition(" ")
-    return Text.assemble((code, "bold red"), " ", message)
-
-
-def _statistics(findings, unsafe: bool) -> str:
     counts = Counter(f.code for f in findings)
     names = {f.code: f.name for f in findings}
     fixable = {f.code for f in findings if f.fix is not None and (unsafe or f.fix.applicability.value == "safe")}
-    lines = [f"{n:>5}  {code:<7} {names[code]}{' [*]' if code in fixable else ''}" for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    if as_json:
+        rows = [{"code": code, "name": names[code], "count": n, "fixable": code in fixable} for code, n in order]
+        return json.dumps(rows, indent=2) + "\n"
+    width = max((len(str(n)) for n in counts.values()), default=1)
+    code_width = max((len(code) for code in counts), default=1)
+    lines = [f"{n:>{width}}\t{code:<{code_width}}\t{'[*]' if code in fixable else '[ ]'} {names[code]}" for code, n in order]
     return "\n".join(lines) + ("\n" if lines else "")
 
 
 def _summary(findings, fixed: int, unsafe: bool, fixing: bool) -> str:
-    parts = []
-    if fixed:
-        parts.append(f"Fixed {fixed} finding{'s' if fixed != 1 else ''}.")
-    if not findings:
-        parts.append("All checks passed!")
-        return " ".join(parts)
-    parts.append(f"Found {len(findings)} finding{'s' if len(findings) != 1 else ''}.")
+    """Ruff-style closing lines: totals, then what ``mlrules fix`` (or ``--unsafe-fixes``) would do."""
+    remaining = len(findings)
+    if fixing and fixed:
+        lines = [f"Found {_plural(fixed + remaining, 'finding')} ({fixed} fixed, {remaining} remaining)."]
+    elif remaining:
+        lines = [f"Found {_plural(remaining, 'finding')}."]
+    else:
+        return "All checks passed!"
     safe = sum(1 for f in findings if f.fix is not None and f.fix.applicability.value == "safe")
     unsafe_n = sum(1 for f in findings if f.fix is not None and f.fix.applicability.value == "unsafe")
-    if safe and not fixing:
-        parts.append(f"[*] {safe} fixable with `mlrules fix`.")
-    if unsafe_n and not unsafe:
-        parts.append(f"({unsafe_n} more with `--unsafe-fixes`.)")
-    return "\n".join(parts)
+    fixable = 0 if fixing else safe + (unsafe_n if unsafe else 0)
+    hidden = 0 if unsafe else unsafe_n
+    if fixable:
+        lines.append(f"[*] {fixable} fixable with `mlrules fix{' --unsafe-fixes' if unsafe else ''}`.")
+    if hidden and fixable:
+        lines.append(f"({_plural(hidden, 'hidden fix')} can be enabled with `--unsafe-fixes`.)")
+    elif hidden:
+        lines.append(f"No fixes available ({_plural(hidden, 'hidden fix')} can be enabled with `--unsafe-fixes`).")
+    return "\n".join(lines)
 
 
 @main.command("rules")
@@ -214,9 +256,11 @@ def rules_command(output_format: str) -> None:
     if output_format == "json":
         click.echo(json.dumps(rows, indent=2))
         return
+    name_width = max([len("name")] + [len(r["name"]) for r in rows])
+    click.echo(f"{'code':<7} {'name':<{name_width}} {'default':<7} {'fix':<7} summary")
     for row in rows:
         fix = row["fix"] or "-"
-        click.echo(f"{row['code']:<7} {row['name']:<38} {'on' if row['default'] else 'off':<4} {fix:<7} {row['summary']}")
+        click.echo(f"{row['code']:<7} {row['name']:<{name_width}} {'on' if row['default'] else 'off':<7} {fix:<7} {row['summary']}")
 
 
 @main.command()

@@ -139,12 +139,12 @@ def settings_from_table(table: dict, path: str) -> Settings:
     settings = Settings(root=os.path.dirname(os.path.abspath(path)), config_path=path)
     if "select" in table:
         settings.select = _str_list(table, "select", path)
-        expand_selectors(settings.select, "select")
+        expand_selectors(settings.select, f"select ({path})")
     for key, attr in (("extend-select", "extend_select"), ("ignore", "ignore"), ("exclude", "exclude"), ("extend-exclude", "extend_exclude")):
         if key in table:
             setattr(settings, attr, _str_list(table, key, path))
-    expand_selectors(settings.extend_select, "extend-select")
-    expand_selectors(settings.ignore, "ignore")
+    expand_selectors(settings.extend_select, f"extend-select ({path})")
+    expand_selectors(settings.ignore, f"ignore ({path})")
     if "per-file-ignores" in table:
         pfi = table["per-file-ignores"]
         if not isinstance(pfi, dict):
@@ -153,7 +153,7 @@ def settings_from_table(table: dict, path: str) -> Settings:
             codes = [codes] if isinstance(codes, str) else codes
             if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
                 raise ConfigError(f"{path}: per-file-ignores.{pattern!r} must be a list of codes")
-            expand_selectors(codes, f"per-file-ignores.{pattern}")
+            expand_selectors(codes, f"per-file-ignores.{pattern} ({path})")
             settings.per_file_ignores[pattern] = codes
     if "cache-dir" in table:
         if not isinstance(table["cache-dir"], str):

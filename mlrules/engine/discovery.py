@@ -25,7 +25,7 @@ def _is_requirements(name: str) -> bool:
 class _Excluder:
     def __init__(self, patterns: list[str]) -> None:
         self.names = {p for p in patterns if "/" not in p and not any(ch in p for ch in "*?[")}
-        self.spec = pathspec.PathSpec.from_lines("gitwildmatch", [p for p in patterns if p not in self.names])
+        self.spec = pathspec.GitIgnoreSpec.from_lines([p for p in patterns if p not in self.names])
         self.gitignores: dict[str, pathspec.PathSpec | None] = {}
 
     def _gitignore(self, folder: str) -> pathspec.PathSpec | None:
@@ -35,7 +35,7 @@ class _Excluder:
             if os.path.isfile(path):
                 try:
                     with open(path, encoding="utf-8", errors="replace") as fh:
-                        spec = pathspec.PathSpec.from_lines("gitwildmatch", fh)
+                        spec = pathspec.GitIgnoreSpec.from_lines(fh)
                 except OSError:
                     spec = None
             self.gitignores[folder] = spec
@@ -81,7 +81,8 @@ def discover(paths: list[str], exclude: list[str], base: str = ".") -> Discovery
             continue
         if not os.path.isdir(given):
             roots = _gitignore_roots(os.path.dirname(os.path.abspath(given)))
-            if not excluder.excluded(given, False, base, roots):
+            # an explicit file (pre-commit passes each one) stays excluded when a folder above it is
+            if not excluder.excluded(given, False, base, roots) and not _in_excluded_folder(excluder, given, base):
                 add(given)
             continue
         for folder, dirs, files in os.walk(given, followlinks=False):
@@ -96,6 +97,17 @@ def discover(paths: list[str], exclude: list[str], base: str = ".") -> Discovery
                 add(path)
     result.files.sort(key=_path_key)
     return result
+
+
+def _in_excluded_folder(excluder: _Excluder, path: str, base: str) -> bool:
+    """Whether a folder between ``base`` (or the path's first component) and ``path`` is excluded."""
+    folder = os.path.dirname(os.path.normpath(path))
+    stop = os.path.abspath(base)
+    while folder and os.path.abspath(folder) != stop and os.path.basename(folder) not in ("", ".", ".."):
+        if excluder.excluded(folder, True, base, _gitignore_roots(os.path.dirname(os.path.abspath(folder)))):
+            return True
+        folder = os.path.dirname(folder)
+    return False
 
 
 def _path_key(path: str) -> tuple:

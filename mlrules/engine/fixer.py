@@ -125,13 +125,15 @@ def write_atomic(path: str, data: bytes, expected_before: bytes) -> str | None:
     """Write ``data`` to ``path`` through a temp file + rename. Returns an error message or None.
 
     The file is not written when it changed on disk since it was read (another process).
+    A symlink stays a symlink: its target is replaced.
     """
+    target = os.path.realpath(path)
     try:
-        with open(path, "rb") as fh:
+        with open(target, "rb") as fh:
             if fh.read() != expected_before:
                 return f"{path}: changed on disk during the run; not written"
-        mode = os.stat(path).st_mode
-        folder = os.path.dirname(os.path.abspath(path))
+        mode = os.stat(target).st_mode
+        folder = os.path.dirname(target)
         fd, tmp = tempfile.mkstemp(prefix=".mlrules-", suffix=".tmp", dir=folder)
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -139,7 +141,7 @@ def write_atomic(path: str, data: bytes, expected_before: bytes) -> str | None:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(tmp, mode & 0o7777)
-            os.replace(tmp, path)
+            os.replace(tmp, target)
         except BaseException:
             try:
                 os.unlink(tmp)

@@ -28,6 +28,10 @@ class LoadedFiles:
     requirements: dict[str, str] = field(default_factory=dict)
     errors: list[FileError] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    # Set when files outside the given paths were loaded for the project model (the bundle
+    # that given files belong to): findings are then reported on these given paths only.
+    only: set[str] | None = None
+    context: set[str] = field(default_factory=set)  # the files loaded for the model only
 
 
 @dataclass
@@ -57,6 +61,7 @@ class Linter:
             loaded.errors.append(FileError(missing, "no such file or folder"))
         for path in found.files:
             self.load_one(path, loaded)
+        self.load_bundle_context(paths, found.files, loaded)
         for path in found.requirements:
             try:
                 with open(path, "rb") as fh:
@@ -65,7 +70,63 @@ class Linter:
                 pass
         return loaded
 
-    def load_one(self, path: str, loaded: LoadedFiles) -> None:
+    def load_bundle_context(self, paths: list[str], given: list[str], loaded: LoadedFiles) -> None:
+        """Complete the bundles that the given files belong to (pre-commit passes changed files).
+
+        For every bundle root among or above the given paths, the root and the YAML files its
+        ``include:`` reaches are loaded even when not given (a given YAML file that an include
+        reaches is ours even without top-level bundle keys). Files loaded only for the project
+        model go to ``loaded.context`` and ``loaded.only`` then limits findings to the given
+        files. The notebooks that bundle tasks run are read by the model itself when needed.
+        """
+        from mlrules.project.bundle_model import find_bundle_root, included_paths
+        from mlrules.sources.yaml_source import YamlSource
+
+        def key(path: str) -> str:
+            return os.path.normpath(os.path.abspath(path))
+
+        known = {key(p): p for p in [*loaded.sources, *loaded.problems]}
+        given_keys = {key(p): p for p in given}
+        roots: dict[str, None] = {k: None for k, p in known.items() if isinstance(loaded.sources.get(p), YamlSource) and loaded.sources[p].is_bundle_root}
+        folders = {os.path.dirname(k) for k in given_keys} | {key(p) for p in paths if os.path.isdir(p)}
+        memo: dict[str, str | None] = {}
+        for folder in sorted(folders):
+            root = find_bundle_root(folder, memo)
+            if root is not None:
+                roots.setdefault(key(root), None)
+        context: set[str] = set()
+        scratch = LoadedFiles()  # errors and parse problems of context files are not reported
+
+        def ensure(abs_path: str) -> str | None:
+            if abs_path in known:
+                return known[abs_path]
+            if abs_path in given_keys:  # given, but skipped as YAML without bundle keys
+                path = given_keys[abs_path]
+                loaded.notices[:] = [n for n in loaded.notices if not n.startswith(f"{path}: skipped")]
+                self.load_one(path, loaded, known_bundle_file=True)
+            else:
+                rel = os.path.relpath(abs_path)
+                path = abs_path if rel.startswith("..") else rel
+                self.load_one(path, scratch, known_bundle_file=True)
+                if path not in scratch.sources:
+                    return None
+                loaded.sources[path] = scratch.sources[path]
+                loaded.original_bytes[path] = scratch.original_bytes[path]
+                context.add(path)
+            known[abs_path] = path
+            return path
+
+        for root in roots:
+            path = ensure(root)
+            source = loaded.sources.get(path) if path else None
+            if isinstance(source, YamlSource):
+                for included in included_paths(source):
+                    ensure(included)
+        if context:
+            loaded.context |= context
+            loaded.only = {p for p in [*loaded.sources, *loaded.problems] if p not in loaded.context}
+
+    def load_one(self, path: str, loaded: LoadedFiles, known_bundle_file: bool = False) -> None:
         try:
             size = os.path.getsize(path)
             if size > self.settings.max_file_size:
@@ -77,7 +138,7 @@ class Linter:
             loaded.errors.append(FileError(path, f"cannot read: {exc.strerror or exc}"))
             return
         try:
-            result = load_source(path, data)
+            result = load_source(path, data, known_bundle_file=known_bundle_file)
         except Exception as exc:  # never let one file stop the run
             loaded.errors.append(FileError(path, _internal("loader", exc)))
             return
@@ -93,10 +154,12 @@ class Linter:
     def lint(self, loaded: LoadedFiles, only: set[str] | None = None) -> LintResult:
         """Lint every loaded file (or only the paths in ``only``) with the project built from all."""
         result = LintResult(errors=list(loaded.errors), notices=list(loaded.notices))
+        if only is None:
+            only = loaded.only
         project = Project.build(loaded.sources, loaded.requirements)
         per_file: dict[str, list[Finding]] = {}
         for path, problem in loaded.problems.items():
-            if MLR001 in self.selected:
+            if MLR001 in self.selected and (only is None or path in only):
                 per_file.setdefault(path, []).append(self._parse_error(problem.path, problem.message, problem.row, problem.column))
         for path, source in loaded.sources.items():
             if only is not None and path not in only:
@@ -158,7 +221,10 @@ class Linter:
         suppressions = Suppressions.parse(source.lines)
         ignored = self.settings.ignored_for(_relpath(path, self.settings.root))
         kept = [f for f in findings if f.code not in ignored and not suppressions.suppresses(f)]
-        extra = suppressions.unused_and_unknown(path, source.text, source.lines, self.selected - ignored, self.known)
+        judged = self.selected - ignored
+        if any(f.code == MLR001 for f in findings) or (isinstance(source, PythonSource) and source.language not in ("python", "python3", "ipython")):
+            judged = judged - {"MLR002"}  # no rule saw this file: its noqa comments cannot be judged unused
+        extra = suppressions.unused_and_unknown(path, source.text, source.lines, judged, self.known)
         return kept + [f for f in extra if f.code not in ignored and f.code not in suppressions.file_codes]
 
     @staticmethod

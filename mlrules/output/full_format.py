@@ -15,7 +15,7 @@ def render(report: Report) -> str:
         block = [head]
         line = report.line_text(f)
         if line is not None and line.strip():
-            gutter = str(start.row if f.cell is None else start.row)
+            gutter = str(start.row)  # for .ipynb: the row inside the cell, as in the head line
             width = len(gutter)
             col = start.column - 1
             length = max(1, (end.column - start.column) if end.row == start.row else len(line) - col)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 from mlrules import __version__
 from mlrules.output import Report
@@ -17,14 +18,20 @@ def _uri(path: str) -> str:
     return rel.replace(os.sep, "/")
 
 
+def _section(docs: str, title: str) -> str:
+    """The text of a ``## title`` section of a rule's docs ('' when absent)."""
+    match = re.search(rf"^## {re.escape(title)}[ \t]*\n(.*?)(?=^## |\Z)", docs, re.M | re.S)
+    return match.group(1).strip() if match else ""
+
+
 def _rule_descriptor(rule) -> dict:
     docs = rule.docs()
     return {
         "id": rule.code,
         "name": rule.name,
         "shortDescription": {"text": rule.summary},
-        "fullDescription": {"text": docs.split("\n\n", 1)[0] if docs else rule.summary},
-        "help": {"text": docs or rule.summary},
+        "fullDescription": {"text": _section(docs, "What it does") or rule.summary},
+        "help": {"text": docs or rule.summary, "markdown": docs or rule.summary},
         "defaultConfiguration": {"level": "error" if rule.severity.value == "error" else "warning", "enabled": rule.default_enabled},
     }
 
@@ -41,11 +48,12 @@ def render(report: Report) -> str:
         start, end = report.public_location(f)
         result = {
             "ruleId": f.code,
-            "ruleIndex": index.get(f.code, 0),
             "level": "error" if f.severity.value == "error" else "warning",
             "message": {"text": f.message},
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(f.path)}, "region": _region(start, end)}}],
         }
+        if f.code in index:
+            result["ruleIndex"] = index[f.code]
         if f.cell is not None:
             result["properties"] = {"cell": f.cell}
         if f.fix is not None:

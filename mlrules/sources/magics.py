@@ -103,6 +103,15 @@ def parse_magic(line: str, line_offset: int, row: int, content_start: int) -> Ma
     )
 
 
+def continuation_tokens(line: str, line_offset: int, content_start: int) -> tuple[Token, ...]:
+    """The words of a line that continues a magic (the previous line ended with a backslash)."""
+    content = line.rstrip("\r")
+    return tuple(
+        Token(t.group(), line_offset + content_start + t.start(), line_offset + content_start + t.end())
+        for t in _TOKEN.finditer(content[content_start:])
+    )
+
+
 def databricks_magic_prefix(line: str) -> int | None:
     """Length of a ``# MAGIC `` prefix, or None."""
     m = _DATABRICKS_MAGIC_PREFIX.match(line)

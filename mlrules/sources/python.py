@@ -8,7 +8,7 @@ so libcst positions on ``code`` are positions in ``text`` and fix edits apply to
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
@@ -17,6 +17,7 @@ from mlrules.sources.magics import (
     CELL_LANGUAGE_MAGICS,
     MagicCommand,
     bare_magic,
+    continuation_tokens,
     databricks_magic_prefix,
     mask_line,
     parse_magic,
@@ -123,12 +124,27 @@ def _mask_bare_magics(text: str, base_offset: int, base_row: int, *, databricks_
     magics: list[MagicCommand] = []
     offset = base_offset
     language_magic = False
+    # "magic"/"bare": the previous line was a `# MAGIC` / bare line magic (or its continuation)
+    # ending with a backslash, so this line continues it
+    continued: str | None = None
     for row, line in enumerate(text.split("\n"), start=base_row):
         prefix = databricks_magic_prefix(line) if databricks_prefix else None
+        if continued and magics:
+            # `%pip install a \` + `  b`: the line belongs to the magic (masked like it)
+            if (prefix is not None) == (continued == "magic"):
+                tokens = continuation_tokens(line, offset, prefix or 0)
+                last = magics[-1]
+                magics[-1] = replace(last, args=last.args + tokens, end=offset + len(line.rstrip("\r")))
+                out.append(line if prefix is not None else mask_line(line))
+                continued = continued if _ends_with_backslash(line) else None
+                offset += len(line) + 1
+                continue
+            continued = None
         if prefix is not None:
             magic = parse_magic(line, offset, row, prefix)
             if magic:
                 magics.append(magic)
+                continued = "magic" if _ends_with_backslash(line) else None
             out.append(line)
         elif language_magic:
             out.append(mask_line(line))
@@ -140,11 +156,17 @@ def _mask_bare_magics(text: str, base_offset: int, base_row: int, *, databricks_
                     magics.append(magic)
                     if found[0] == "%%" or (magic.name in CELL_LANGUAGE_MAGICS and not magic.args):
                         language_magic = True  # the rest of the cell is another language
+                    elif _ends_with_backslash(line):
+                        continued = "bare"
                 out.append(mask_line(line))
             else:
                 out.append(line)
         offset += len(line) + 1
     return "\n".join(out), magics
+
+
+def _ends_with_backslash(line: str) -> bool:
+    return line.rstrip().endswith("\\")
 
 
 def _load_databricks(path: str, text: str, had_bom: bool) -> PythonSource:

@@ -29,7 +29,8 @@ _BUNDLE_TOP_LINE = re.compile(r"^(resources|targets|bundle)\s*:", re.M)
 # Databricks' own dynamic value references look like templates but are not: {{job.run_id}},
 # {{tasks.x.values.y}}, {{secrets/scope/key}}, {{job.parameters.p}}.
 _DATABRICKS_REFERENCE = re.compile(
-    r"\{\{\s*(?:job|task|tasks|secrets|parent_run|run|backfill|workspace|bundle)\b[\w./\-\[\]]*\s*\}\}"
+    r"\{\{\s*(?:job|task|tasks|secrets|parent_run|run|backfill|workspace|bundle|input"
+    r"|job_id|run_id|start_date|start_time|task_retry_count|parent_run_id|task_key)\b[\w./\-\[\]]*\s*\}\}"
 )
 _DOUBLE_BRACE = re.compile(r"\{\{.*?\}\}", re.S)
 

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import fnmatch
+import os
+
+from mlrules.model import Severity
+from mlrules.project.bundle_model import distinct
+from mlrules.rules.base import Invalid, ProjectRule, Valid
+from mlrules.sources.yaml_source import node_span
+
+JOB = "resources:\n  jobs:\n    j:\n      name: j\n"
+
+
+class IncludeMatchesNothing(ProjectRule):
+    """
+    ## What it does
+    Flags an `include:` entry of a bundle root (`databricks.yml`) that matches no file. The
+    entry is expanded like the Databricks CLI does (Go's `filepath.Glob`, relative to the
+    bundle root): `*` does not cross `/`, so `resources/*.yml` does not reach
+    `resources/ml/job.yml`, and `**` is not recursive. A plain path that matches nothing is
+    an error (the CLI refuses to load the bundle); a glob that matches nothing is a warning
+    (the CLI silently includes nothing).
+
+    An `include:` section in a file other than the bundle root is reported too, as a
+    warning: the CLI only applies the root's includes, so each of its entries includes
+    nothing.
+
+    ## Why it matters
+    A glob that matches nothing silently drops every job it was meant to bring in: the
+    deploy succeeds and the jobs are simply not there (or, after a folder was renamed, are
+    deleted from the workspace on the next deploy).
+
+    ## Example
+    ```yaml
+    include:
+      - resources/**/*.yml   # only matches resources/<folder>/*.yml
+      - resources/jobs.yaml  # the file is resources/jobs.yml
+    ```
+
+    ## Use instead
+    ```yaml
+    include:
+      - resources/*.yml
+      - resources/*/*.yml
+    ```
+
+    ## Fix safety
+    No fix.
+    """
+
+    code = "BND010"
+    name = "include-matches-nothing"
+    summary = "Bundle include: entry that matches no file"
+
+    invalid = (
+        Invalid(
+            "bundle:\n  name: b\ninclude:\n  - resources/jobs.yaml\n  - resources/*.yml\n",
+            4, 5, path="databricks.yml", files={"resources/jobs.yml": JOB}, message_contains="no file",
+        ),
+        # a glob: '*' does not cross '/'
+        Invalid(
+            "bundle:\n  name: b\ninclude:\n  - resources/*.yml\n  - targets/*.yml\n",
+            4, 5, path="databricks.yml", also=((5, 5),), files={"resources/ml/job.yml": JOB},
+            message_contains="does not reach 'resources/ml/job.yml'",
+        ),
+        # include in a non-root file is ignored by the CLI
+        Invalid(
+            "include:\n  - more/*.yml\n" + JOB,
+            2, 5, path="resources/job.yml",
+            files={"databricks.yml": "bundle:\n  name: b\ninclude:\n  - resources/*.yml\n", "resources/more/x.yml": JOB},
+            message_contains="only the bundle root",
+        ),
+    )
+    valid = (
+        Valid(
+            "bundle:\n  name: b\ninclude:\n  - resources/*.yml\n  - resources/*/*.yml\n  - targets.yml\n",
+            path="databricks.yml",
+            files={"resources/a.yml": JOB, "resources/ml/b.yml": JOB, "targets.yml": "targets:\n  dev:\n    default: true\n"},
+        ),
+    )
+
+    def check(self, ctx):
+        return distinct(self._check(ctx))
+
+    def _check(self, ctx):
+        model = ctx.project.bundle_model
+        seen: set[tuple[str, int]] = set()
+        for bundle in model.bundles:
+            for entry in bundle.includes:
+                path = entry.source.path
+                where = (path, entry.node.start_mark.index)
+                if where in seen or not model.reportable(path) or entry.matches:
+                    continue
+                seen.add(where)
+                span = node_span(entry.node)
+                if not entry.in_root:
+                    yield self.finding(
+                        path, span,
+                        f"include entry '{entry.pattern}' has no effect: only the bundle root's `include:` is applied "
+                        "(move it to databricks.yml)",
+                        severity=Severity.WARNING,
+                    )
+                elif os.path.isabs(entry.pattern):
+                    yield self.finding(path, span, f"include entry '{entry.pattern}' is absolute: include paths are relative to the bundle root")
+                elif entry.bad_pattern:
+                    yield self.finding(path, span, f"include entry '{entry.pattern}' is not a valid glob pattern")
+                elif entry.is_glob:
+                    deeper = _deeper_matches(path, entry.pattern)
+                    hint = (
+                        f" (`*` does not cross `/` and `**` is not recursive: it does not reach '{deeper}')" if deeper else ""
+                    )
+                    yield self.finding(
+                        path, span,
+                        f"include glob '{entry.pattern}' matches no file{hint}: nothing is included from it",
+                        severity=Severity.WARNING,
+                    )
+                else:
+                    yield self.finding(
+                        path, span,
+                        f"include path '{entry.pattern}' matches no file: the bundle cannot be loaded",
+                    )
+
+
+def _deeper_matches(root_file: str, pattern: str) -> str | None:
+    """A YAML file that the pattern would reach if ``*`` crossed folders (what was probably meant)."""
+    head = pattern.split("*", 1)[0]
+    folder = os.path.join(os.path.dirname(os.path.abspath(root_file)), os.path.dirname(head))
+    if not os.path.isdir(folder):
+        return None
+    loose = pattern.replace("**/", "*").replace("**", "*")
+    base = os.path.dirname(os.path.abspath(root_file))
+    for current, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            rel = os.path.relpath(os.path.join(current, name), base).replace(os.sep, "/")
+            if fnmatch.fnmatchcase(rel, loose):
+                return rel
+    return None

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from mlrules.analysis.edits import insert_after_statement, module_import_statement
+from mlrules.analysis.includes import included_notebooks
+from mlrules.analysis.registry import is_log_model
+from mlrules.model import Applicability, Severity
+from mlrules.rules.base import Invalid, PythonRule, Valid, ipynb
+
+DISABLE = "mlflow.autolog(disable=True)"
+
+
+def _is_autolog(call) -> bool:
+    """``mlflow.autolog`` / ``mlflow.<flavor>.autolog``, also unresolved (``mlflow`` may come
+    from a ``%run`` notebook): any call spelled ``...autolog(...)``."""
+    return (call.qualname or call.dotted or "").rsplit(".", 1)[-1] == "autolog"
+
+
+def _configures_autolog(index, text: str) -> bool:
+    return any(_is_autolog(c) for c in index.calls) or "autologging.enabled" in text
+
+
+class AutologNotDisabled(PythonRule):
+    """
+    ## What it does
+    Flags a file that logs a model explicitly (`mlflow.<flavor>.log_model(...)`,
+    `fe.log_model(...)`) but never calls `mlflow.autolog(disable=True)` (or
+    `mlflow.<flavor>.autolog(disable=True)`). Reported at the first `log_model` call.
+
+    Opt-in (checklist item of the seed guide). Not flagged when the file configures
+    autologging itself in any way (any `mlflow.autolog(...)` / `mlflow.<flavor>.autolog(...)`
+    call, whatever its arguments, or the `spark.databricks.mlflow.autologging.enabled`
+    Spark setting), also in a notebook it includes with `%run` (a `%run` that cannot be
+    followed keeps the rule quiet): the author has decided, and inserting a disable call
+    would not change a later explicit enable.
+
+    ## Why it matters
+    Databricks enables MLflow autologging by default. A notebook that also logs its model by
+    hand gets a second model (and a second set of params and metrics), sometimes in a second
+    run, and the autologged model has no feature metadata and no output schema.
+
+    ## Example
+    ```python
+    import mlflow
+
+    with mlflow.start_run():
+        model.fit(X, y)
+        fe.log_model(model=model, ...)
+    ```
+
+    ## Use instead
+    ```python
+    import mlflow
+    mlflow.autolog(disable=True)
+    ```
+
+    ## Fix safety
+    Safe: inserts `mlflow.autolog(disable=True)` on the line after the module-level
+    `import mlflow` statement. No fix when the file has no such statement (for example only
+    `import mlflow as mf`).
+    """
+
+    code = "EXP003"
+    name = "autolog-not-disabled"
+    summary = "Model logged explicitly while MLflow autologging stays enabled"
+    severity = Severity.WARNING
+    default_enabled = False
+    fix = Applicability.SAFE
+    triggers = ("log_model",)
+
+    invalid = (
+        Invalid(
+            "import mlflow\nfrom sklearn.ensemble import RandomForestClassifier\n\nwith mlflow.start_run():\n"
+            "    model = RandomForestClassifier().fit(X, y)\n    mlflow.sklearn.log_model(model, \"model\")\n",
+            6, 5, path="train.py",
+            fixed="import mlflow\nmlflow.autolog(disable=True)\nfrom sklearn.ensemble import RandomForestClassifier\n\nwith mlflow.start_run():\n"
+            "    model = RandomForestClassifier().fit(X, y)\n    mlflow.sklearn.log_model(model, \"model\")\n",
+        ),
+        Invalid(
+            "# Databricks notebook source\nimport mlflow\nfrom databricks.feature_engineering import FeatureEngineeringClient\n\n"
+            "fe = FeatureEngineeringClient()\n\n# COMMAND ----------\n\nwith mlflow.start_run():\n"
+            "    fe.log_model(model=model, artifact_path=\"model\", flavor=mlflow.sklearn, training_set=ts)\n"
+            "    fe.log_model(model=model2, artifact_path=\"model2\", flavor=mlflow.sklearn, training_set=ts)\n",
+            10, 5,
+            fixed="# Databricks notebook source\nimport mlflow\nmlflow.autolog(disable=True)\nfrom databricks.feature_engineering import FeatureEngineeringClient\n\n"
+            "fe = FeatureEngineeringClient()\n\n# COMMAND ----------\n\nwith mlflow.start_run():\n"
+            "    fe.log_model(model=model, artifact_path=\"model\", flavor=mlflow.sklearn, training_set=ts)\n"
+            "    fe.log_model(model=model2, artifact_path=\"model2\", flavor=mlflow.sklearn, training_set=ts)\n",
+        ),
+        Invalid(
+            ipynb("%pip install mlflow==2.19.0", "import mlflow", ("markdown", "## Log"), "with mlflow.start_run():\n    mlflow.xgboost.log_model(booster, \"model\")\n"),
+            2, 5, path="train.ipynb", cell=4,
+            fixed=ipynb("%pip install mlflow==2.19.0", "import mlflow\nmlflow.autolog(disable=True)", ("markdown", "## Log"), "with mlflow.start_run():\n    mlflow.xgboost.log_model(booster, \"model\")\n"),
+        ),
+        # an alias: reported, but there is no `import mlflow` statement to insert after
+        Invalid("import mlflow as mf\nmf.sklearn.log_model(model, \"model\")\n", 2, 1, path="module.py"),
+        # the included setup notebook is followed: it does not disable autologging
+        Invalid(
+            "# Databricks notebook source\n# MAGIC %run ./setup\n\n# COMMAND ----------\n\nimport mlflow\nmlflow.sklearn.log_model(m, \"model\")\n",
+            7, 1, files={"setup.py": "# Databricks notebook source\ncatalog = \"main\"\n"},
+            fixed="# Databricks notebook source\n# MAGIC %run ./setup\n\n# COMMAND ----------\n\nimport mlflow\nmlflow.autolog(disable=True)\nmlflow.sklearn.log_model(m, \"model\")\n",
+        ),
+        Invalid(
+            "from mlflow.sklearn import log_model\nimport mlflow\n\nlog_model(model, \"model\")\n",
+            4, 1, path="module.py",
+            fixed="from mlflow.sklearn import log_model\nimport mlflow\nmlflow.autolog(disable=True)\n\nlog_model(model, \"model\")\n",
+        ),
+    )
+    valid = (
+        Valid("import mlflow\nmlflow.autolog(disable=True)\nmlflow.sklearn.log_model(model, \"model\")\n", path="module.py"),
+        Valid("import mlflow\nmlflow.sklearn.autolog(disable=True)\n\ndef log(model):\n    mlflow.sklearn.log_model(model, \"model\")\n", path="module.py"),
+        Valid("import mlflow as mf\nmf.autolog(disable=True)\nmf.sklearn.log_model(model, \"model\")\n", path="module.py"),
+        # autologging configured explicitly: the author decided
+        Valid("import mlflow\nmlflow.sklearn.autolog(log_models=False)\nmlflow.sklearn.log_model(model, \"model\")\n", path="module.py"),
+        Valid("import mlflow\nspark.conf.set(\"spark.databricks.mlflow.autologging.enabled\", \"false\")\nmlflow.sklearn.log_model(model, \"m\")\n", path="module.py"),
+        # no model logged explicitly
+        Valid("import mlflow\nwith mlflow.start_run():\n    model.fit(X, y)\n", path="module.py"),
+        Valid("def log_model(m):\n    pass\n\nlog_model(model)\n", path="module.py"),
+        Valid("self.log_model(model)\n", path="module.py"),
+        # `mlflow` comes from a %run notebook: the autolog call is recognised by its spelling
+        Valid(
+            "# Databricks notebook source\n# MAGIC %run ./setup\n\n# COMMAND ----------\n\nmlflow.sklearn.autolog(log_input_examples=True)\n"
+            "mlflow.sklearn.log_model(m, \"model\")\n",
+            files={"setup.py": "# Databricks notebook source\nimport mlflow\n"},
+        ),
+        # a setup notebook included with %run disables autologging
+        Valid(
+            "# Databricks notebook source\n# MAGIC %run ./_resources/setup\n\n# COMMAND ----------\n\nimport mlflow\nmlflow.sklearn.log_model(m, \"model\")\n",
+            path="nb/train.py",
+            files={"nb/_resources/setup.py": "# Databricks notebook source\nimport mlflow\nmlflow.autolog(disable=True)\n"},
+        ),
+        # an include that cannot be followed may disable it
+        Valid("# Databricks notebook source\n# MAGIC %run /Shared/setup\n\n# COMMAND ----------\n\nimport mlflow\nmlflow.sklearn.log_model(m, \"model\")\n"),
+    )
+
+    def check(self, ctx):
+        logs = [c for c in ctx.index.calls if is_log_model(c, ctx.index)]
+        if not logs:
+            return
+        if _configures_autolog(ctx.index, ctx.source.text):
+            return
+        included = included_notebooks(ctx)
+        if not included.complete or any(_configures_autolog(n.index, n.source.text) for n in included.notebooks):
+            return
+        first = logs[0]
+        edits = ()
+        stmt = module_import_statement(ctx, "mlflow")
+        if stmt is not None:
+            edits = (insert_after_statement(ctx, stmt, DISABLE),)
+        yield self.finding(
+            ctx.path,
+            ctx.span(first.node),
+            f"`{first.dotted}(...)` logs a model explicitly but the file never calls `{DISABLE}`: "
+            "Databricks autologging may log a second model and duplicate params/metrics",
+            edits=edits,
+            fix_message=f"Insert `{DISABLE}` after `import mlflow`",
+        )

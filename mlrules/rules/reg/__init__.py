@@ -1,0 +1,1 @@
+"""REG: model logging and the Unity Catalog model registry."""
