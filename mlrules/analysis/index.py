@@ -363,3 +363,11 @@ def build_index(module: cst.Module) -> FileIndex:
     for call in index.calls:
         call.qualname = index.resolve_dotted(call.dotted)
     return index
+
+
+def file_index(source) -> FileIndex:
+    """The index of a parsed PythonSource, built once and kept on the source."""
+    index = source.cache.get("index")
+    if index is None:
+        index = source.cache["index"] = build_index(source.parse())
+    return index

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
-from mlrules.analysis.index import FE_CLIENT, FS_CLIENT, CallSite, FileIndex, build_index, dotted_name
+from mlrules.analysis.index import FE_CLIENT, FS_CLIENT, CallSite, FileIndex, build_index, dotted_name, file_index
 from mlrules.analysis.values import StringValue, string_value
 from mlrules.model import Position, Span
 from mlrules.sources.magics import MagicCommand
@@ -208,17 +208,11 @@ class NotebookFacts:
 
     @cached_property
     def index(self) -> FileIndex | None:
-        return build_index(self.module) if self.module is not None else None
-
-    @cached_property
-    def _positions(self):
-        from libcst.metadata import MetadataWrapper, PositionProvider
-
-        return MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        return file_index(self.source) if self.module is not None else None
 
     def span(self, node: cst.CSTNode) -> Span:
-        r = self._positions[node]
-        return Span(Position(r.start.line, r.start.column), Position(r.end.line, r.end.column))
+        start, end = self.source.node_range(node)
+        return self.offset_span(start, end)
 
     def offset_span(self, start: int, end: int) -> Span:
         lines = self.source.lines

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 import yaml
 
-from mlrules.analysis.index import FileIndex, build_index
+from mlrules.analysis.index import FileIndex, file_index
 from mlrules.analysis.values import StringValue, string_value
 from mlrules.model import Edit, Position, Span
 from mlrules.project.model import Project
@@ -33,29 +33,17 @@ class PythonContext:
     def module(self) -> cst.Module:
         return self.source.parse()
 
-    @cached_property
+    @property
     def index(self) -> FileIndex:
-        return build_index(self.module)
-
-    @cached_property
-    def _positions(self):
-        # Computed only when a rule reports something: most files have no findings.
-        from libcst.metadata import MetadataWrapper, PositionProvider
-
-        wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
-        return wrapper.resolve(PositionProvider)
+        return file_index(self.source)
 
     def span(self, node: cst.CSTNode) -> Span:
-        code_range = self._positions[node]
-        return Span(
-            Position(code_range.start.line, code_range.start.column),
-            Position(code_range.end.line, code_range.end.column),
-        )
+        start, end = self.source.node_range(node)
+        lines = self.source.lines
+        return Span(lines.position(start), lines.position(end))
 
     def offsets(self, node: cst.CSTNode) -> tuple[int, int]:
-        span = self.span(node)
-        lines = self.source.lines
-        return lines.offset(span.start.row, span.start.column), lines.offset(span.end.row, span.end.column)
+        return self.source.node_range(node)
 
     def replace(self, node: cst.CSTNode, content: str) -> Edit:
         start, end = self.offsets(node)

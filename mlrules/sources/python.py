@@ -58,6 +58,10 @@ class PythonSource:
     ipynb: IpynbDocument | None = None
     language: str = "python"
     _module: "cst.Module | None" = field(default=None, repr=False)
+    _offsets: "dict | None" = field(default=None, repr=False)
+    # Per-file results of higher layers (the shared index, facts), kept with the source so
+    # that no layer computes them twice. Sources never look inside.
+    cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def is_notebook(self) -> bool:
@@ -74,6 +78,14 @@ class PythonSource:
 
             self._module = cst.parse_module(self.code)
         return self._module
+
+    def node_range(self, node: "cst.CSTNode") -> tuple[int, int]:
+        """(start, end) offsets of a node of ``parse()``'s tree in ``text`` (computed once per file)."""
+        if self._offsets is None:
+            from mlrules.sources.positions import node_offsets
+
+            self._offsets = node_offsets(self.parse())
+        return self._offsets[node]
 
     def cell_at_row(self, row: int) -> Cell | None:
         for cell in self.cells:
