@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import ast
 import builtins
+import symtable
 
 import libcst as cst
-from libcst.metadata import ClassScope, ComprehensionScope, FunctionScope, GlobalScope, MetadataWrapper, ScopeProvider
+from libcst.metadata import ClassScope, ComprehensionScope, GlobalScope, MetadataWrapper, ScopeProvider
 
 from mlrules.analysis.index import dotted_name
 
@@ -120,7 +121,7 @@ class _Prepass(cst.CSTVisitor):
         parent = self.stack[-1] if self.stack else None
         grand = self.stack[-2] if len(self.stack) > 1 else None
         if isinstance(parent, cst.Subscript):
-            if _is_store_target(parent, grand, self.stack):
+            if _is_store_target(parent, grand):
                 key = _subscript_literal(parent)
                 if key is None:
                     raise _Dynamic("globals() with a computed key")
@@ -179,8 +180,20 @@ class _Prepass(cst.CSTVisitor):
             self.ignored.add(id(name))
 
 
-def undefined_names(module: cst.Module, known: frozenset[str] | set[str] = frozenset()) -> list[cst.Name] | None:
-    """Name reads with no definition, in file order; None when the file cannot be checked."""
+def undefined_names(
+    module: cst.Module, known: frozenset[str] | set[str] = frozenset(), code: str | None = None
+) -> list[cst.Name] | None:
+    """Name reads with no definition, in file order; None when the file cannot be checked.
+
+    With ``code`` (the module's source text), CPython's ``symtable`` first lists the names that
+    could be undefined (fast, in C); libcst's scope analysis, which is slow, only runs when there
+    is one, and only those names are reported.
+    """
+    candidates = None
+    if code is not None:
+        candidates = candidate_names(code, KNOWN | frozenset(known))
+        if candidates is not None and not candidates:
+            return []
     prepass = _Prepass()
     try:
         module.visit(prepass)
@@ -201,7 +214,7 @@ def undefined_names(module: cst.Module, known: frozenset[str] | set[str] = froze
             if not isinstance(node, cst.Name) or access.referents or access.is_annotation or access.is_type_hint:
                 continue
             name = node.value
-            if name in allowed or id(node) in prepass.ignored:
+            if name in allowed or id(node) in prepass.ignored or (candidates is not None and name not in candidates):
                 continue
             if _assigned_anywhere(scope, name) or _defined_in_enclosing_class(scope, name):
                 continue
@@ -211,6 +224,35 @@ def undefined_names(module: cst.Module, known: frozenset[str] | set[str] = froze
                 continue
             found[id(node)] = node
     return list(found.values())
+
+
+def candidate_names(code: str, known: frozenset[str]) -> set[str] | None:
+    """Names that some scope reads as a global and that the module never binds (None: the
+    code does not compile here, e.g. newer syntax)."""
+    try:
+        table = symtable.symtable(code, "<notebook>", "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    module_bound: set[str] = set()
+    read_as_global: set[str] = set()
+    pending = [table]
+    while pending:
+        current = pending.pop()
+        is_module = current.get_type() == "module"
+        for symbol in current.get_symbols():
+            name = symbol.get_name()
+            if is_module:
+                if symbol.is_assigned() or symbol.is_imported() or symbol.is_namespace():
+                    module_bound.add(name)
+                if symbol.is_referenced():
+                    read_as_global.add(name)
+            else:
+                if symbol.is_declared_global() and (symbol.is_assigned() or symbol.is_imported() or symbol.is_namespace()):
+                    module_bound.add(name)  # `global x; x = 1` in a function binds the module's x
+                if symbol.is_global() and symbol.is_referenced():
+                    read_as_global.add(name)
+        pending.extend(current.get_children())
+    return read_as_global - module_bound - known
 
 
 def _referenced_names(scopes) -> set[str]:
@@ -319,7 +361,7 @@ def _subscript_literal(node: cst.Subscript) -> str | None:
     return _literal(node.slice[0].slice.value)
 
 
-def _is_store_target(subscript: cst.Subscript, parent, stack) -> bool:
+def _is_store_target(subscript: cst.Subscript, parent) -> bool:
     if isinstance(parent, cst.AssignTarget) and parent.target is subscript:
         return True
     if isinstance(parent, (cst.AugAssign, cst.AnnAssign)) and parent.target is subscript:

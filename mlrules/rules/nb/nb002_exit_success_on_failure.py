@@ -159,12 +159,11 @@ class ExitSuccessOnFailure(PythonRule):
 
     def check(self, ctx):
         checker = _Checker(ctx)
-        # cheap pre-check on the shared index before walking the tree with ancestors
-        if not any(_is_exit(c.node) and checker.says_success(c.node, (c.function,) if c.function else ()) for c in ctx.index.calls):
-            return
-        exits = _ExitFinder()
-        ctx.module.visit(exits)
-        for call, ancestors in exits.found:
+        for site in ctx.index.calls:
+            call = site.node
+            if not _is_exit(call):
+                continue
+            ancestors = tuple(reversed(list(ctx.index.ancestors(call))))  # outermost first
             if not checker.says_success(call, ancestors):
                 continue
             reason = checker.reason(call, ancestors)
@@ -175,23 +174,6 @@ class ExitSuccessOnFailure(PythonRule):
                 ctx.span(call),
                 f"`{ctx.code_for(call)}` {reason}: the job reports SUCCESS after a failure; re-raise or exit with a failure value",
             )
-
-
-class _ExitFinder(cst.CSTVisitor):
-    """Every ``dbutils.notebook.exit(...)`` call with its ancestors (outermost first)."""
-
-    def __init__(self) -> None:
-        self.stack: list[cst.CSTNode] = []
-        self.found: list[tuple[cst.Call, tuple[cst.CSTNode, ...]]] = []
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, cst.Call) and _is_exit(node):
-            self.found.append((node, tuple(self.stack)))
-        self.stack.append(node)
-        return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self.stack.pop()
 
 
 def _is_exit(call: cst.Call) -> bool:
@@ -210,9 +192,7 @@ class _Checker:
         """Names whose dict/list value is changed in place somewhere (``d["status"] = ...``,
         ``d.update(...)``): their literal value says nothing about the exit value."""
         if self._mutated is None:
-            finder = _Mutations()
-            self.ctx.module.visit(finder)
-            self._mutated = finder.names
+            self._mutated = _mutated_names(self.ctx.index)
         return self._mutated
 
     # --- the exit value ------------------------------------------------------------------
@@ -350,31 +330,29 @@ class _Checker:
         return False
 
 
-class _Mutations(cst.CSTVisitor):
-    METHODS = frozenset({"update", "setdefault", "pop", "popitem", "clear", "__setitem__", "append", "extend"})
+_MUTATING_METHODS = frozenset({"update", "setdefault", "pop", "popitem", "clear", "__setitem__", "append", "extend"})
 
-    def __init__(self) -> None:
-        self.names: set[str] = set()
 
-    def _target(self, target: cst.BaseExpression) -> None:
-        if isinstance(target, (cst.Subscript, cst.Attribute)) and isinstance(target.value, cst.Name):
-            self.names.add(target.value.value)
+def _mutated_names(index) -> set[str]:
+    names: set[str] = set()
 
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._target(node.target)
+    def target(node: cst.BaseExpression) -> None:
+        if isinstance(node, (cst.Subscript, cst.Attribute)) and isinstance(node.value, cst.Name):
+            names.add(node.value.value)
 
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._target(node.target)
+    for node in index.nodes(cst.AssignTarget):
+        target(node.target)
+    for node in index.nodes(cst.AugAssign):
+        target(node.target)
         if isinstance(node.target, cst.Name):
-            self.names.add(node.target.value)
-
-    def visit_Del(self, node: cst.Del) -> None:
-        self._target(node.target)
-
-    def visit_Call(self, node: cst.Call) -> None:
+            names.add(node.target.value)
+    for node in index.nodes(cst.Del):
+        target(node.target)
+    for node in index.nodes(cst.Call):
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value in self.METHODS and isinstance(func.value, cst.Name):
-            self.names.add(func.value.value)
+        if isinstance(func, cst.Attribute) and func.attr.value in _MUTATING_METHODS and isinstance(func.value, cst.Name):
+            names.add(func.value.value)
+    return names
 
 
 class _CallNames(cst.CSTVisitor):
@@ -429,8 +407,8 @@ class _Signals(cst.CSTVisitor):
             self.found = True
 
 
-def _scan(node: cst.CSTNode, checker: _Checker | None = None) -> _Signals:
-    signals = _Signals(checker or _NULL_CHECKER)
+def _scan(node: cst.CSTNode, checker: _Checker) -> _Signals:
+    signals = _Signals(checker)
     if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
         return signals
     node.visit(signals)
@@ -439,14 +417,6 @@ def _scan(node: cst.CSTNode, checker: _Checker | None = None) -> _Signals:
 
 def _has_failure_signal(node: cst.CSTNode, checker: _Checker) -> bool:
     return _scan(node, checker).found
-
-
-class _NullChecker:
-    def failure_exit(self, call: cst.Call) -> bool:
-        return False
-
-
-_NULL_CHECKER = _NullChecker()
 
 
 def _is_broad(handler: cst.ExceptHandler) -> bool:

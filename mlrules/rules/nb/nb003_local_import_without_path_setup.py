@@ -224,6 +224,7 @@ class LocalImportWithoutPathSetup(PythonRule):
         ),
         Valid("# Databricks notebook source\nfrom sys import path\npath.append('../src')\nfrom churn import features\n", path="notebooks/nb.py", files=_bundle),
         Valid("# Databricks notebook source\nimport os\nos.chdir('..')\nfrom churn import features\n", path="notebooks/nb.py", files=_bundle),
+        Valid("# Databricks notebook source\nimport sys\nsys.path += ['../src']\nfrom churn import features\n", path="notebooks/nb.py", files=_bundle),
         # a %run notebook may set the path up
         Valid("# Databricks notebook source\n# MAGIC %run ../setup\n\n# COMMAND ----------\n\nfrom churn import features\n", path="notebooks/nb.py", files=_bundle),
         # the project is pip-installed
@@ -303,31 +304,21 @@ def _first_path_setup(ctx) -> int | None:
             or dotted.endswith(".addPyFile")
         ):
             offsets.append(ctx.offsets(call.node)[0])
-    finder = _SysPathAssignments()
-    ctx.module.visit(finder)
-    offsets.extend(ctx.offsets(node)[0] for node in finder.found)
+    for node in ctx.index.nodes(cst.Assign):
+        if any(_is_sys_path(t.target) for t in node.targets):
+            offsets.append(ctx.offsets(node)[0])
+    for node in ctx.index.nodes(cst.AugAssign):
+        if _is_sys_path(node.target):
+            offsets.append(ctx.offsets(node)[0])
     offsets.extend(m.start for m in ctx.source.magics if m.name == "run")
     return min(offsets) if offsets else None
 
 
-class _SysPathAssignments(cst.CSTVisitor):
-    """``sys.path = [...]``, ``sys.path += [...]``, ``sys.path[:0] = [...]``."""
-
-    def __init__(self) -> None:
-        self.found: list[cst.CSTNode] = []
-
-    def _check(self, node: cst.CSTNode, target: cst.BaseExpression) -> None:
-        if isinstance(target, cst.Subscript):
-            target = target.value
-        if isinstance(target, cst.Attribute) and target.attr.value == "path" and isinstance(target.value, cst.Name) and target.value.value == "sys":
-            self.found.append(node)
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for target in node.targets:
-            self._check(node, target.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._check(node, node.target)
+def _is_sys_path(target: cst.BaseExpression) -> bool:
+    """``sys.path`` (``sys.path = [...]``, ``sys.path += [...]``) or ``sys.path[:0]``."""
+    if isinstance(target, cst.Subscript):
+        target = target.value
+    return isinstance(target, cst.Attribute) and target.attr.value == "path" and isinstance(target.value, cst.Name) and target.value.value == "sys"
 
 
 def _installs_project(ctx, heads: set[str]) -> bool:

@@ -167,7 +167,7 @@ class UndefinedName(PythonRule):
         if included is None:
             return
         known = set(self.config["extra-globals"] or ()) | included | DATABRICKS_GLOBALS
-        names = undefined_names(ctx.module, frozenset(known))
+        names = undefined_names(ctx.module, frozenset(known), ctx.source.code)
         if not names:
             return
         names = [n for n in names if not _json_literal_word(ctx.module, n)]
