@@ -319,3 +319,22 @@ def is_test_file(path: str) -> bool:
     name = parts[-1]
     stem = name.rsplit(".", 1)[0]
     return stem.startswith("test_") or stem.endswith("_test") or stem == "conftest" or any(p in ("tests", "test") for p in parts[:-1])
+
+
+def unremedied_feature_writes(ctx, remedies) -> list:
+    """Feature-table write calls of this file when the file shows none of ``remedies``.
+
+    The shared core of DQ001/DQ002: unit tests and data computed in another file are not
+    judged, and a file whose text (or ``%run`` includes) cannot be searched stays quiet.
+    """
+    from mlrules.analysis.features import feature_table_writes
+
+    if is_test_file(ctx.path):
+        return []
+    writes = [call for call, arg in feature_table_writes(ctx.index) if not computed_elsewhere(ctx, arg.value, call.function)]
+    if not writes:
+        return []
+    text = searchable_text(ctx)
+    if text is None or shows_any(text, remedies):
+        return []
+    return writes

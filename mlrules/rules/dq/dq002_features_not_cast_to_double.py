@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from mlrules.analysis.features import feature_table_writes
-from mlrules.analysis.remedies import DOUBLE_CAST, computed_elsewhere, is_test_file, searchable_text, shows_any
+from mlrules.analysis.remedies import DOUBLE_CAST, unremedied_feature_writes
 from mlrules.model import Severity
 from mlrules.rules.base import Invalid, PythonRule, Valid, ipynb
 
@@ -81,15 +80,7 @@ class FeaturesNotCastToDouble(PythonRule):
     )
 
     def check(self, ctx):
-        if is_test_file(ctx.path):
-            return
-        writes = [(call, arg) for call, arg in feature_table_writes(ctx.index) if not computed_elsewhere(ctx, arg.value, call.function)]
-        if not writes:
-            return
-        text = searchable_text(ctx)
-        if text is None or shows_any(text, DOUBLE_CAST):
-            return
-        for call, _ in writes:
+        for call in unremedied_feature_writes(ctx, DOUBLE_CAST):
             yield self.finding(
                 ctx.path,
                 ctx.span(call.node),
