@@ -42,7 +42,7 @@ def included_notebooks(ctx) -> Included:
     pending = [(facts, 0)]
     while pending:
         current, depth = pending.pop()
-        if any(not target.is_relative for target in current.run_targets):
+        if current.has_unmodelled_run or any(not target.is_relative for target in current.run_targets):
             complete = False
         for _target, path in current.resolved_runs():
             if path is None or depth >= MAX_DEPTH:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
 import symtable
 
 import libcst as cst
@@ -375,3 +376,43 @@ def _names_in(target: cst.BaseExpression):
     elif isinstance(target, (cst.Tuple, cst.List)):
         for element in target.elements:
             yield from _names_in(element.value)
+
+
+# Text without which the prepass finds nothing that symtable misses (star imports, exec,
+# namespace use, builtins stores).
+_NEEDS_PREPASS = re.compile(r"import\s*\*|\bexec|\bglobals\b|\blocals\b|\bvars\b|builtins|\bsetattr\b|get_ipython")
+
+
+def module_level_names(module: cst.Module, code: str) -> frozenset[str] | None:
+    """Names that running ``module`` defines in its global namespace: assignments, imports,
+    ``def``/``class``, loop, ``with``/``except`` targets, ``global x`` assignments inside
+    functions, walrus and ``match`` captures, ``globals()["x"] = ...`` and builtins stores.
+    Used for the notebooks that a ``%run`` includes (they share the includer's namespace).
+
+    None when that cannot be known: the module defines names dynamically (star import,
+    ``exec``, ``globals().update``...) or does not compile with this Python.
+    """
+    names: set[str] = set()
+    if _NEEDS_PREPASS.search(code):
+        # symtable sees every plain binding (walrus and match captures included); the CST
+        # walk is only needed for dynamic definitions and namespace stores
+        prepass = _Prepass()
+        try:
+            module.visit(prepass)
+        except _Dynamic:
+            return None
+        names |= prepass.defined
+    try:
+        table = symtable.symtable(code, "<notebook>", "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    pending = [table]
+    while pending:
+        current = pending.pop()
+        is_module = current.get_type() == "module"
+        for symbol in current.get_symbols():
+            binds = symbol.is_assigned() or symbol.is_imported() or symbol.is_namespace()
+            if binds and (is_module or symbol.is_declared_global()):
+                names.add(symbol.get_name())
+        pending.extend(current.get_children())
+    return frozenset(names)

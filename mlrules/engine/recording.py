@@ -1,94 +1,796 @@
-"""Recording what a file's rules asked the project, so a cached result knows when it is stale.
+"""Recording what a file's rules asked the project and the disk, so a cached result knows when it is stale.
 
-A file rule sees ``ctx.project``. While a file is linted the engine hands its rules a
-``RecordingProxy`` instead: every method call on the project (or on an object reached through
-its attributes, such as ``project.pins.single_version("mlflow")``) is recorded with a digest of
-its answer. A cached result stays valid exactly as long as replaying those questions against
-the current project gives the same answers: editing a bundle YAML invalidates only the
-notebooks whose rules asked something whose answer changed.
+A file rule sees ``ctx.project``. While a file is linted with the cache on, the engine hands its
+rules ``Recorder.root`` instead: a proxy over the project. Every question asked through it
+(an attribute, a method call with its arguments, an item, an iteration, ``len``, ``in``...,
+and the same on whatever object the answer leads to, such as
+``project.bundle_model.notebook_tasks("nb.py")[0].job.name``) is recorded as a *chain* of
+steps from the project with its *answer* (a plain value, or a digest of it). A cached result
+stays valid exactly as long as replaying its chains against the current project gives the
+same answers (``Replayer``): editing a bundle YAML invalidates only the notebooks whose rules
+asked something whose answer changed, such as ``is_task_notebook(path)`` or the tasks that
+run them.
+
+- Answers are memoized per chain in a process (the project does not change while files are
+  linted), so a rule that looks at every other notebook of the run costs a dictionary
+  lookup per question, and a file's questions are a set of leaf numbers. Files that ask the
+  same questions (most do) share one *question set*, stored once in the cache.
+- What a file is made of is one answer, not thousands: past the light attributes of a source
+  (``path``, ``magics``, ``cells``...) or of notebook facts (``run_targets``,
+  ``resolved_runs()``...), any other access (``text``, ``parse()``, ``index``...) records
+  the digest of that file's text and hands out the raw object (*content barrier*).
+- A question that cannot be replayed (a call with an argument that is not plain data) makes
+  the file's result *opaque*: it is then never reused.
+
+Disk probes: rules and the project model also look at the disk (``os.path.exists`` of a
+``%run`` target, ``os.walk`` of the bundle root, a notebook read from disk). While recording,
+``probing()`` wraps those functions and records each probe with its result. A file's own
+probes (made by its rules outside project methods; those inside are covered by replaying the
+question) are part of its cache entry; every probe of the run is part of the run manifest.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import builtins
+import dataclasses
+import enum
+import hashlib
+import os
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
-from mlrules.engine.cache import digest
+Chain = tuple  # of steps; a step is a tuple starting with its kind
+Query = tuple  # (chain, answer)
 
-Query = tuple[tuple[str, ...], str, str]  # (attribute path, repr of the arguments, answer digest)
+_SCALARS = (str, int, float, bool, bytes, type(None))
+_SMALL = 256  # plain strings up to this length are stored as they are, longer ones as a digest
+_MAX_PLAIN = 20000  # a container with more parts than this is treated as an object, not data
 
-_PLAIN = (str, int, float, bool, bytes, type(None))
+_SOURCE_LIGHT = frozenset(
+    {"path", "kind", "is_notebook", "language", "magics", "magics_named", "cells", "cell_at_row", "had_bom", "newline",
+     "is_bundle_root", "has_bundle_keys"}
+)
+_FACTS_LIGHT = frozenset(
+    {"path", "source", "run_targets", "has_unmodelled_run", "resolved_runs", "read_widget_names", "declared_widget_names",
+     "reads_dynamic_widget", "declares_dynamic_widget"}
+)
 
 
-class RecordingProxy:
-    __slots__ = ("_target", "_path", "_log")
+class _Opaque(Exception):
+    """An argument or answer that cannot be written down for replay."""
 
-    def __init__(self, target: Any, log: list[Query], path: tuple[str, ...] = ()) -> None:
-        object.__setattr__(self, "_target", target)
-        object.__setattr__(self, "_path", path)
-        object.__setattr__(self, "_log", log)
 
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._target, name)
-        path = self._path + (name,)
-        if callable(value) and not isinstance(value, type):
-            def call(*args: Any, **kwargs: Any) -> Any:
-                result = value(*args, **kwargs)
-                self._log.append((path, repr((args, sorted(kwargs.items()))), digest(result)))
-                return result
+# --- canonical answers -------------------------------------------------------------------------
 
-            return call
-        if isinstance(value, _PLAIN) or isinstance(value, (tuple, frozenset)):
-            self._log.append((path, "", digest(value)))
-            return value
-        return RecordingProxy(value, self._log, path)
 
-    def __iter__(self):
-        # iterating a collection reads all of it
-        items = list(self._target)
-        self._log.append((self._path + ("__iter__",), "", digest(items)))
-        return iter(items)
+def _sha(data: bytes) -> str:
+    return "#" + hashlib.blake2b(data, digest_size=16).hexdigest()
 
-    def __len__(self) -> int:
-        n = len(self._target)
-        self._log.append((self._path + ("__len__",), "", digest(n)))
-        return n
 
-    def __contains__(self, item: Any) -> bool:
-        found = item in self._target
-        self._log.append((self._path + ("__contains__",), repr(item), digest(found)))
+def _canon(value: Any, out: list[str], budget: list[int]) -> None:
+    """A stable text for plain data (sets sorted, dataclasses by field); _Opaque otherwise."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _Opaque("too large")
+    if isinstance(value, _SCALARS) or isinstance(value, enum.Enum):
+        out.append(repr(value))
+    elif isinstance(value, (tuple, list)):
+        out.append("(" if isinstance(value, tuple) else "[")
+        for item in value:
+            _canon(item, out, budget)
+            out.append(",")
+        out.append(")")
+    elif isinstance(value, (set, frozenset)):
+        parts = []
+        for item in value:
+            sub: list[str] = []
+            _canon(item, sub, budget)
+            parts.append("".join(sub))
+        out.append("{" + ",".join(sorted(parts)) + "}")
+    elif isinstance(value, dict):
+        out.append("{")
+        for key, item in value.items():
+            _canon(key, out, budget)
+            out.append(":")
+            _canon(item, out, budget)
+            out.append(",")
+        out.append("}")
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type) and not _is_special(value):
+        out.append(type(value).__qualname__ + "(")
+        for f in dataclasses.fields(value):
+            _canon(getattr(value, f.name), out, budget)
+            out.append(",")
+        out.append(")")
+    else:
+        raise _Opaque(type(value).__name__)
+
+
+def _is_special(value: Any) -> bool:
+    """Objects that are never compared as data: sources, facts, syntax trees, the project."""
+    module = type(value).__module__ or ""
+    return module.startswith(("libcst", "yaml")) or _kind_of(value) is not None or type(value).__name__ in ("Project", "BundleModel")
+
+
+def answer_of(value: Any) -> Any:
+    """What is stored for an answer: small scalars as they are, anything else as a digest.
+    Raises _Opaque for values that are not plain data."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str) and len(value) <= _SMALL:
+        return value
+    out: list[str] = []
+    _canon(value, out, [_MAX_PLAIN])
+    return _sha("".join(out).encode("utf-8", "surrogatepass"))
+
+
+def content_answer(target: Any) -> Any:
+    """The digest of a source's (or facts') text: the answer of every content barrier."""
+    source = getattr(target, "source", None) if _kind_of(target) == "facts" else target
+    text = getattr(source, "text", None)
+    if not isinstance(text, str):
+        raise _Opaque("no text")
+    return _sha(text.encode("utf-8", "surrogatepass"))
+
+
+_KINDS: dict[type, str | None] = {}
+
+
+def _kind_of(value: Any) -> str | None:
+    cls = type(value)
+    if cls in _KINDS:
+        return _KINDS[cls]
+    kind = None
+    names = {c.__name__ for c in cls.__mro__}
+    if names & {"PythonSource", "YamlSource"}:
+        kind = "source"
+    elif "NotebookFacts" in names:
+        kind = "facts"
+    _KINDS[cls] = kind
+    return kind
+
+
+# --- encoding arguments -----------------------------------------------------------------------
+
+
+def _encode(value: Any) -> Any:
+    """An argument as a hashable, replayable token: ("v", plain) or ("r", chain) for a proxy."""
+    if isinstance(value, _Proxy):
+        return ("r", object.__getattribute__(value, "_rp_chain"))
+    if isinstance(value, _SCALARS):
+        return ("v", value)
+    if isinstance(value, (tuple, list)):
+        return ("t" if isinstance(value, tuple) else "l", tuple(_encode(v) for v in value))
+    if isinstance(value, (set, frozenset)):
+        return ("s", tuple(sorted((_encode(v) for v in value), key=repr)))
+    if isinstance(value, enum.Enum):
+        raise _Opaque("enum argument")
+    raise _Opaque(type(value).__name__)
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, _Proxy):
+        return object.__getattribute__(value, "_rp_t")
+    if isinstance(value, tuple):
+        return tuple(_unwrap(v) for v in value)
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    return value
+
+
+# --- the recorder ----------------------------------------------------------------------------
+
+
+class _Leaf:
+    __slots__ = ("id", "value")
+
+    def __init__(self, id: int, value: Any) -> None:
+        self.id = id
+        self.value = value
+
+
+class _Raised:
+    __slots__ = ("id", "exc")
+
+    def __init__(self, id: int, exc: BaseException) -> None:
+        self.id = id
+        self.exc = exc
+
+
+class _Raw:
+    """An answer handed out without recording (makes the file's result opaque)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class Recorder:
+    """Proxies over one project, memoized per chain; ``begin()``/``end()`` bracket one file."""
+
+    def __init__(self, project: Any) -> None:
+        self.project = project
+        self.leaves: list[Query] = []  # leaf id -> (chain, answer)
+        self.asked: set[int] | None = None  # leaf ids asked while linting the current file
+        self.opaque = False
+        self.depth = 0  # > 0 while a project method runs
+        self.root = _Proxy(self, project, (), None)
+        self._sets: dict[frozenset, tuple[str, tuple[Query, ...]]] = {}
+
+    # one file
+    def begin(self) -> None:
+        self.asked = set()
+        self.opaque = False
+
+    def end(self) -> tuple[str | None, tuple[Query, ...] | None]:
+        """(question-set digest, the questions) of the file; (None, None) when opaque."""
+        asked, opaque = self.asked, self.opaque
+        self.asked = None
+        self.opaque = False
+        if opaque:
+            return None, None
+        key = frozenset(asked or ())
+        found = self._sets.get(key)
+        if found is None:
+            queries = tuple(sorted((self.leaves[i] for i in key), key=lambda q: repr(q[0])))
+            digest = _sha(repr(queries).encode("utf-8", "surrogatepass"))
+            found = self._sets[key] = (digest, queries)
         return found
 
+    # leaves
+    def _leaf(self, chain: Chain, answer: Any, value: Any) -> _Leaf:
+        self.leaves.append((chain, answer))
+        return _Leaf(len(self.leaves) - 1, value)
+
+    def use(self, found: Any) -> Any:
+        if isinstance(found, _Leaf):
+            if self.asked is not None:
+                self.asked.add(found.id)
+            return found.value
+        if isinstance(found, _Raised):
+            if self.asked is not None:
+                self.asked.add(found.id)
+            raise found.exc
+        if isinstance(found, _Raw):
+            self.opaque = True
+            return found.value
+        return found  # a proxy
+
+    def wrap(self, value: Any, chain: Chain) -> Any:
+        """A leaf for plain data, a proxy for objects."""
+        kind = _kind_of(value)
+        if kind is None and not _is_special(value):
+            try:
+                return self._leaf(chain, answer_of(value), value)
+            except _Opaque:
+                pass
+            if callable(value) or not (type(value).__module__ or "").startswith(("libcst", "mlrules.analysis.index")):
+                return _Proxy(self, value, chain, None)
+            return _Raw(value)
+        return _Proxy(self, value, chain, kind)
+
+    def compute(self, proxy: "_Proxy", step: tuple, compute: Callable[[], Any]) -> Any:
+        kids = object.__getattribute__(proxy, "_rp_kids")
+        found = kids.get(step)
+        if found is None:
+            chain = object.__getattribute__(proxy, "_rp_chain") + (step,)
+            self.depth += 1
+            try:
+                value = compute()
+            except Exception as exc:
+                found = self._leaf(chain, ("raise", type(exc).__name__), None)
+                found = _Raised(found.id, exc)
+            else:
+                found = self.wrap(value, chain)
+            finally:
+                self.depth -= 1
+            kids[step] = found
+        return self.use(found)
+
+
+class _Proxy:
+    __slots__ = ("_rp_rec", "_rp_t", "_rp_chain", "_rp_kind", "_rp_kids")
+
+    def __init__(self, rec: Recorder, target: Any, chain: Chain, kind: str | None) -> None:
+        object.__setattr__(self, "_rp_rec", rec)
+        object.__setattr__(self, "_rp_t", target)
+        object.__setattr__(self, "_rp_chain", chain)
+        object.__setattr__(self, "_rp_kind", kind)
+        object.__setattr__(self, "_rp_kids", {})
+
+    @property  # isinstance(proxy, PythonSource) keeps working
+    def __class__(self):  # type: ignore[override]
+        return type(object.__getattribute__(self, "_rp_t"))
+
+    def __getattr__(self, name: str) -> Any:
+        rec = object.__getattribute__(self, "_rp_rec")
+        target = object.__getattribute__(self, "_rp_t")
+        kind = object.__getattribute__(self, "_rp_kind")
+        if kind is not None and name not in (_SOURCE_LIGHT if kind == "source" else _FACTS_LIGHT):
+            # content barrier: everything else about a file is its text
+            rec.compute(self, ("content",), lambda: _ContentToken(content_answer(target)))
+            return getattr(target, name)
+        return rec.compute(self, ("a", name), lambda: getattr(target, name))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        rec = object.__getattribute__(self, "_rp_rec")
+        rec.opaque = True
+        setattr(object.__getattribute__(self, "_rp_t"), name, _unwrap(value))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        rec = object.__getattribute__(self, "_rp_rec")
+        target = object.__getattribute__(self, "_rp_t")
+        try:
+            step = ("c", _encode(args), tuple(sorted((k, _encode(v)) for k, v in kwargs.items())))
+        except _Opaque:
+            rec.opaque = True
+            return target(*_unwrap(args), **{k: _unwrap(v) for k, v in kwargs.items()})
+        return rec.compute(self, step, lambda: target(*_unwrap(args), **{k: _unwrap(v) for k, v in kwargs.items()}))
+
+    def _rp_items(self) -> list:
+        rec = object.__getattribute__(self, "_rp_rec")
+        target = object.__getattribute__(self, "_rp_t")
+        count = rec.compute(self, ("len",), lambda: len(list(target)))
+        items = rec.compute(self, ("items",), lambda: _ItemsToken(list(target)))
+        kids = object.__getattribute__(self, "_rp_kids")
+        out = []
+        chain = object.__getattribute__(self, "_rp_chain")
+        for i in range(count):
+            step = ("i", i)
+            found = kids.get(step)
+            if found is None:
+                found = kids[step] = rec.wrap(items[i], chain + (step,))
+            out.append(rec.use(found))
+        return out
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rp_items())
+
+    def __reversed__(self) -> Iterator[Any]:
+        return reversed(self._rp_items())
+
+    def __len__(self) -> int:
+        rec = object.__getattribute__(self, "_rp_rec")
+        target = object.__getattribute__(self, "_rp_t")
+        return rec.compute(self, ("len",), lambda: len(list(target)))
+
+    def __bool__(self) -> bool:
+        rec = object.__getattribute__(self, "_rp_rec")
+        target = object.__getattribute__(self, "_rp_t")
+        return rec.compute(self, ("bool",), lambda: bool(target))
+
+    def __contains__(self, item: Any) -> bool:
+        rec = object.__getattribute__(self, "_rp_rec")
+        target = object.__getattribute__(self, "_rp_t")
+        try:
+            step = ("in", _encode(item))
+        except _Opaque:
+            rec.opaque = True
+            return _unwrap(item) in target
+        return rec.compute(self, step, lambda: _unwrap(item) in target)
+
     def __getitem__(self, key: Any) -> Any:
-        value = self._target[key]
-        self._log.append((self._path + ("__getitem__",), repr(key), digest(value)))
+        rec = object.__getattribute__(self, "_rp_rec")
+        target = object.__getattribute__(self, "_rp_t")
+        try:
+            step = ("g", _encode(key))
+        except _Opaque:
+            rec.opaque = True
+            return target[_unwrap(key)]
+        return rec.compute(self, step, lambda: target[_unwrap(key)])
+
+    def _rp_compare(self, op: str, other: Any) -> Any:
+        rec = object.__getattribute__(self, "_rp_rec")
+        target = object.__getattribute__(self, "_rp_t")
+        function = _COMPARE[op]
+        try:
+            step = ("op", op, _encode(other))
+        except _Opaque:
+            rec.opaque = True
+            return function(target, _unwrap(other))
+        return rec.compute(self, step, lambda: function(target, _unwrap(other)))
+
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        return self._rp_compare("eq", other)
+
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        return self._rp_compare("ne", other)
+
+    def __lt__(self, other: Any) -> Any:
+        return self._rp_compare("lt", other)
+
+    def __le__(self, other: Any) -> Any:
+        return self._rp_compare("le", other)
+
+    def __gt__(self, other: Any) -> Any:
+        return self._rp_compare("gt", other)
+
+    def __ge__(self, other: Any) -> Any:
+        return self._rp_compare("ge", other)
+
+    def __hash__(self) -> int:
+        return hash(object.__getattribute__(self, "_rp_t"))
+
+    def __str__(self) -> str:
+        rec = object.__getattribute__(self, "_rp_rec")
+        target = object.__getattribute__(self, "_rp_t")
+        return rec.compute(self, ("str",), lambda: str(target))
+
+    def __repr__(self) -> str:
+        rec = object.__getattribute__(self, "_rp_rec")
+        target = object.__getattribute__(self, "_rp_t")
+        return rec.compute(self, ("repr",), lambda: repr(target))
+
+    def __fspath__(self) -> str:
+        return os.fspath(str(self))
+
+
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+}
+
+
+class _ContentToken(str):
+    """The answer of a content barrier (a digest string)."""
+
+
+class _ItemsToken(list):
+    """The items of an iterated object: held by the memo, never an answer of its own."""
+
+
+def _is_items_token(value: Any) -> bool:
+    return isinstance(value, _ItemsToken)
+
+
+# Items and content tokens are bookkeeping: they must not be recorded as leaves of their own.
+_original_wrap = Recorder.wrap
+
+
+def _wrap(self: Recorder, value: Any, chain: Chain) -> Any:
+    if isinstance(value, _ItemsToken):
+        return _Leaf(-1, value)
+    return _original_wrap(self, value, chain)
+
+
+Recorder.wrap = _wrap  # type: ignore[method-assign]
+
+
+def _use(self: Recorder, found: Any) -> Any:
+    if isinstance(found, _Leaf) and found.id < 0:
+        return found.value
+    return _original_use(self, found)
+
+
+_original_use = Recorder.use
+Recorder.use = _use  # type: ignore[method-assign]
+
+
+# --- replay ----------------------------------------------------------------------------------
+
+
+class Replayer:
+    """Answers recorded chains against the current project (memoized: many files share them)."""
+
+    def __init__(self, project: Any) -> None:
+        self.project = project
+        self._values: dict[Chain, Any] = {(): project}
+        self._answers: dict[Chain, Any] = {}
+        self._sets: dict[str, bool] = {}
+
+    _FAILED = object()
+
+    def _value(self, chain: Chain) -> Any:
+        if chain in self._values:
+            value = self._values[chain]
+        else:
+            try:
+                value = self._step(self._value(chain[:-1]), chain[-1])
+            except _StepFailed as exc:
+                value = exc
+            except Exception as exc:  # the project raised: that is the answer
+                value = _StepFailed(("raise", type(exc).__name__))
+            self._values[chain] = value
+        if isinstance(value, _StepFailed):
+            raise value
         return value
 
+    def _step(self, target: Any, step: tuple) -> Any:
+        kind = step[0]
+        if kind == "a":
+            return getattr(target, step[1])
+        if kind == "c":
+            args = tuple(self._decode(a) for a in step[1][1]) if step[1][0] == "t" else ()
+            kwargs = {k: self._decode(v) for k, v in step[2]}
+            return target(*args, **kwargs)
+        if kind == "i":
+            items = self._items(target)
+            if step[1] >= len(items):
+                raise _StepFailed(("missing", step[1]))
+            return items[step[1]]
+        if kind == "g":
+            return target[self._decode(step[1])]
+        if kind == "len":
+            return len(list(target))
+        if kind == "items":
+            return _ItemsToken(list(target))
+        if kind == "bool":
+            return bool(target)
+        if kind == "in":
+            return self._decode(step[1]) in target
+        if kind == "op":
+            return _COMPARE[step[1]](target, self._decode(step[2]))
+        if kind == "str":
+            return str(target)
+        if kind == "repr":
+            return repr(target)
+        if kind == "content":
+            return _ContentToken(content_answer(target))
+        raise _StepFailed(("unknown step", kind))
 
-def replay(project: Any, queries: list[Query]) -> bool:
-    """True when every recorded question gets the same answer from ``project`` now."""
-    import ast
+    def _items(self, target: Any) -> list:
+        return list(target)
 
-    for path, args, answer in queries:
-        try:
-            target = project
-            for name in path[:-1]:
-                target = getattr(target, name)
-            last = path[-1]
-            if last == "__iter__":
-                value = list(target)
-            elif last == "__len__":
-                value = len(target)
-            elif last == "__contains__":
-                value = ast.literal_eval(args) in target
-            elif last == "__getitem__":
-                value = target[ast.literal_eval(args)]
+    def _decode(self, token: Any) -> Any:
+        kind, value = token
+        if kind == "v":
+            return value
+        if kind == "r":
+            return self._value(value)
+        if kind == "t":
+            return tuple(self._decode(v) for v in value)
+        if kind == "l":
+            return [self._decode(v) for v in value]
+        if kind == "s":
+            return {self._decode(v) for v in value}
+        raise _StepFailed(("unknown token", kind))
+
+    def answer(self, chain: Chain) -> Any:
+        if chain not in self._answers:
+            try:
+                value = self._value(chain)
+                if chain and chain[-1][0] == "i":
+                    # an item's own answer is only recorded when it is plain data
+                    answer = answer_of(value)
+                elif isinstance(value, _ContentToken):
+                    answer = str(value)
+                else:
+                    answer = answer_of(value)
+            except _StepFailed as exc:
+                answer = exc.answer
+            except _Opaque:
+                answer = _StepFailed(("opaque",))
+            self._answers[chain] = answer
+        return self._answers[chain]
+
+    def valid(self, digest: str, queries: tuple[Query, ...]) -> bool:
+        found = self._sets.get(digest)
+        if found is None:
+            found = self._sets[digest] = all(self.answer(chain) == answer for chain, answer in queries)
+        return found
+
+
+class _StepFailed(Exception):
+    def __init__(self, answer: Any) -> None:
+        super().__init__(answer)
+        self.answer = answer
+
+
+# --- disk probes -----------------------------------------------------------------------------
+
+Probe = tuple  # (function name, path)
+
+_lock = threading.Lock()
+
+
+class Probes:
+    """Disk probes of a run (``run``) and of the file being linted (``file``)."""
+
+    def __init__(self) -> None:
+        self.run: dict[Probe, Any] = {}
+        self.file: dict[Probe, Any] | None = None
+        self.recorder: Recorder | None = None  # probes inside project methods are not the file's
+        self._inside = 0
+
+    def note(self, probe: Probe, answer: Any) -> None:
+        self.run[probe] = answer
+        if self.file is not None and (self.recorder is None or self.recorder.depth == 0):
+            self.file[probe] = answer
+
+
+_ACTIVE: Probes | None = None
+
+
+def _path_arg(value: Any) -> str | None:
+    try:
+        path = os.fspath(value)
+    except TypeError:
+        return None
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    return os.path.abspath(path)
+
+
+def probe_answer(kind: str, path: str) -> Any:
+    """The answer of one probe, as recorded and as replayed."""
+    try:
+        if kind == "exists":
+            return os.path.exists(path)
+        if kind == "lexists":
+            return os.path.lexists(path)
+        if kind == "isfile":
+            return os.path.isfile(path)
+        if kind == "isdir":
+            return os.path.isdir(path)
+        if kind == "islink":
+            return os.path.islink(path)
+        if kind == "size":
+            return os.path.getsize(path)
+        if kind == "listdir":
+            return _sha(repr(sorted(os.listdir(path))).encode("utf-8", "surrogateescape"))
+        if kind == "scandir":
+            with os.scandir(path) as entries:
+                rows = sorted((e.name, e.is_dir(), e.is_file(), e.is_symlink()) for e in entries)
+            return _sha(repr(rows).encode("utf-8", "surrogateescape"))
+        if kind == "read":
+            with open(path, "rb") as fh:
+                return _sha(fh.read())
+    except OSError as exc:
+        return ("error", exc.errno)
+    raise ValueError(kind)
+
+
+def probes_valid(probes: Any, memo: dict | None = None) -> bool:
+    """Every probe gives the same answer now."""
+    with _paused():
+        for probe, answer in (probes.items() if isinstance(probes, dict) else probes):
+            if memo is not None and probe in memo:
+                now = memo[probe]
             else:
-                value = getattr(target, last)
-                if args:
-                    call_args, call_kwargs = ast.literal_eval(args)
-                    value = value(*call_args, **dict(call_kwargs))
-        except Exception:
-            return False
-        if digest(value) != answer:
-            return False
+                now = probe_answer(*probe)
+                if memo is not None:
+                    memo[probe] = now
+            if now != answer:
+                return False
     return True
+
+
+@contextmanager
+def _paused() -> Iterator[None]:
+    global _ACTIVE
+    saved, _ACTIVE = _ACTIVE, None
+    try:
+        yield
+    finally:
+        _ACTIVE = saved
+
+
+def _wrapper(kind: str, function: Callable) -> Callable:
+    def probe(path, *args, **kwargs):
+        active = _ACTIVE
+        if active is None or active._inside:
+            return function(path, *args, **kwargs)
+        active._inside += 1
+        try:
+            result = function(path, *args, **kwargs)
+        finally:
+            active._inside -= 1
+        where = _path_arg(path)
+        if where is not None:
+            active.note((kind, where), probe_answer(kind, where) if kind in ("listdir", "size") else _bool_or(result))
+        return result
+
+    probe.__wrapped__ = function  # type: ignore[attr-defined]
+    return probe
+
+
+def _bool_or(result: Any) -> Any:
+    return result if isinstance(result, bool) else result
+
+
+def _scandir_wrapper(function: Callable) -> Callable:
+    def scandir(path=".", *args, **kwargs):
+        active = _ACTIVE
+        if active is None or active._inside:
+            return function(path, *args, **kwargs)
+        active._inside += 1
+        try:
+            with function(path, *args, **kwargs) as entries:
+                rows = list(entries)
+        finally:
+            active._inside -= 1
+        where = _path_arg(path)
+        if where is not None:
+            active._inside += 1
+            try:
+                active.note(("scandir", where), probe_answer("scandir", where))
+            finally:
+                active._inside -= 1
+        return _Entries(rows)
+
+    scandir.__wrapped__ = function  # type: ignore[attr-defined]
+    return scandir
+
+
+class _Entries:
+    """A materialized ``os.scandir`` result (a context manager and an iterator, like the real one)."""
+
+    def __init__(self, rows: list) -> None:
+        self._rows = iter(rows)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._rows)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def _open_wrapper(function: Callable) -> Callable:
+    def open_(file, mode="r", *args, **kwargs):
+        active = _ACTIVE
+        if active is None or active._inside or not isinstance(mode, str) or any(c in mode for c in "wax+"):
+            return function(file, mode, *args, **kwargs)
+        active._inside += 1
+        try:
+            where = _path_arg(file) if not isinstance(file, int) else None
+            try:
+                handle = function(file, mode, *args, **kwargs)
+            except OSError as exc:
+                if where is not None:
+                    active.note(("read", where), ("error", exc.errno))
+                raise
+            if where is not None:
+                active.note(("read", where), probe_answer("read", where))
+            return handle
+        finally:
+            active._inside -= 1
+
+    open_.__wrapped__ = function  # type: ignore[attr-defined]
+    return open_
+
+
+_PATCHES = (
+    (os.path, "exists", "exists"),
+    (os.path, "lexists", "lexists"),
+    (os.path, "isfile", "isfile"),
+    (os.path, "isdir", "isdir"),
+    (os.path, "islink", "islink"),
+    (os.path, "getsize", "size"),
+    (os, "listdir", "listdir"),
+)
+
+
+@contextmanager
+def probing(probes: Probes) -> Iterator[Probes]:
+    """Record the disk probes made in this process (not thread-safe: one run at a time)."""
+    global _ACTIVE
+    with _lock:
+        saved_active = _ACTIVE
+        originals = [(owner, name, getattr(owner, name)) for owner, name, _ in _PATCHES]
+        originals += [(os, "scandir", os.scandir), (builtins, "open", builtins.open)]
+        for owner, name, kind in _PATCHES:
+            setattr(owner, name, _wrapper(kind, getattr(owner, name)))
+        os.scandir = _scandir_wrapper(os.scandir)  # type: ignore[assignment]
+        builtins.open = _open_wrapper(builtins.open)
+        _ACTIVE = probes
+    try:
+        yield probes
+    finally:
+        with _lock:
+            for owner, name, original in originals:
+                setattr(owner, name, original)
+            _ACTIVE = saved_active

@@ -189,7 +189,7 @@ class Linter:
         if isinstance(source, PythonSource):
             rules = [
                 r for r in self.python_rules
-                if (source.is_notebook or not r.notebooks_only) and (not r.triggers or any(t in source.text for t in r.triggers))
+                if (source.is_notebook or not r.notebooks_only or project.is_task_notebook(source.path)) and (not r.triggers or any(t in source.text for t in r.triggers))
             ]
             if source.language not in ("python", "python3", "ipython"):
                 return findings

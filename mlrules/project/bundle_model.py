@@ -439,6 +439,23 @@ class View:
                 break
         return TaskRun(kind, value, written, resolved, candidate, found, True)
 
+    def local_file(self, value: Node, text: str | None = None) -> str | None:
+        """The existing local file (absolute) that the path scalar ``value`` names (or ``text``,
+        a part of it), resolved from the folder of the YAML file that writes it
+        (``${workspace.file_path}`` is the bundle root); None for workspace/volume/remote
+        paths, unknown values and missing files."""
+        written = ((value.value if text is None else text) or "").strip()
+        if not written:
+            return None
+        root = self.bundle.folder
+        resolved = self.resolve(written, extra={"workspace.file_path": root} if root else None)
+        if resolved is None or "://" in resolved or resolved.startswith(("dbfs:", "file:")):
+            return None
+        if resolved.startswith("/") and not (root is not None and "${workspace.file_path}" in written):
+            return None  # a workspace or volume path
+        path = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(value.source.path)), resolved))
+        return path if os.path.isfile(path) else None
+
 
 # --- bundles --------------------------------------------------------------------------------
 
@@ -570,6 +587,25 @@ class Bundle:
 
 
 _SKIP_DIRS = frozenset({"node_modules", "venv", "build", "dist", "__pycache__", "site-packages"})
+_REQUIREMENT_OPTION = re.compile(r"^(?:-r|--requirement)(?:\s+|=)(\S.*)$")
+
+
+def _requirements_values(job: Job) -> Iterator[tuple[Node, str]]:
+    """(scalar, path text) of the requirements files a job names: ``libraries[].requirements``
+    of its tasks and ``-r <file>`` entries of its environments' ``dependencies``."""
+    for task in job.tasks:
+        libraries = task.node.get("libraries")
+        for lib in libraries.mapping_items() if libraries is not None else ():
+            value = lib.get("requirements")
+            if value is not None and value.value:
+                yield value, value.value
+    environments = job.node.get("environments")
+    for env in environments.mapping_items() if environments is not None else ():
+        deps = env.path("spec", "dependencies")
+        for dep in deps.items or () if deps is not None else ():
+            match = _REQUIREMENT_OPTION.match((dep.value or "").strip())
+            if match:
+                yield dep, match.group(1).strip()
 
 
 # --- the model ------------------------------------------------------------------------------
@@ -654,6 +690,65 @@ class BundleModel:
                     for source in bundle.files:
                         self._bundle_by_path.setdefault(source.path, bundle)
         return self._bundle_by_path.get(path)
+
+    # what bundle tasks run --------------------------------------------------------------------
+    @cached_property
+    def _runs_by_path(self) -> dict[tuple[str, str], list[Task]]:
+        """(kind, absolute path) -> the tasks that run that existing file, over every view of
+        every bundle; a task that several targets (or several bundles including the same
+        file) share is listed once."""
+        out: dict[tuple[str, str], list[Task]] = {}
+        seen: set[tuple] = set()
+        for bundle in self.bundles:
+            for job in bundle.jobs():
+                for task in job.tasks:
+                    run = task.run
+                    if run is None or run.path is None:
+                        continue
+                    key = (run.kind, os.path.normpath(run.path))
+                    ident = (job.name, task.label, run.node.source.path, run.node.yaml.start_mark.index, key)
+                    if ident not in seen:
+                        seen.add(ident)
+                        out.setdefault(key, []).append(task)
+        return out
+
+    def notebook_tasks(self, path: str) -> list[Task]:
+        """The tasks whose ``notebook_task.notebook_path`` is the file at ``path`` (computed once
+        per run for all files; a lookup is a dictionary access)."""
+        return self._runs_by_path.get(("notebook", os.path.normpath(os.path.abspath(path))), [])
+
+    def script_tasks(self, path: str) -> list[Task]:
+        """The tasks whose ``spark_python_task.python_file`` is the file at ``path``."""
+        return self._runs_by_path.get(("python_file", os.path.normpath(os.path.abspath(path))), [])
+
+    @cached_property
+    def task_notebook_paths(self) -> list[str]:
+        """Absolute paths of every existing file that a ``notebook_task`` runs."""
+        return [path for kind, path in self._runs_by_path if kind == "notebook"]
+
+    @cached_property
+    def requirements_files(self) -> list[str]:
+        """Absolute paths of the requirements files of the bundles (read for pins): files named
+        by a task's ``libraries[].requirements`` or by ``-r <file>`` in an environment's
+        ``dependencies``, and the ``requirements*.txt`` files in each bundle root's folder."""
+        out: dict[str, None] = {}
+        for bundle in self.bundles:
+            if bundle.folder is not None:
+                try:
+                    names = sorted(os.listdir(bundle.folder))
+                except OSError:
+                    names = []
+                for name in names:
+                    path = os.path.join(bundle.folder, name)
+                    if name.endswith(".txt") and "requirements" in name.lower() and os.path.isfile(path):
+                        out.setdefault(os.path.normpath(path), None)
+            for view in bundle.views:
+                for job in view.jobs:
+                    for value, text in _requirements_values(job):
+                        path = view.local_file(value, text)
+                        if path is not None:
+                            out.setdefault(path, None)
+        return list(out)
 
     # sources -------------------------------------------------------------------------------
     def source_at(self, abs_path: str) -> PythonSource | YamlSource | None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from mlrules.project.pins import PinIndex
 from mlrules.sources.python import PythonSource
 from mlrules.sources.yaml_source import YamlSource
+
+
+_MAX_REQUIREMENTS_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -15,6 +19,7 @@ class Project:
     pins: PinIndex = field(default_factory=PinIndex)
     _facts: dict = field(default_factory=dict, repr=False, compare=False)  # path -> NotebookFacts | None
     _bundle_model: object = field(default=None, repr=False, compare=False)  # BundleModel, built on first use
+    _requirements: tuple = field(default=(), repr=False, compare=False)  # requirements files read by the run
 
     @classmethod
     def build(cls, sources: dict[str, PythonSource | YamlSource], requirements: dict[str, str]) -> "Project":
@@ -26,7 +31,50 @@ class Project:
                 project.pins.add_yaml(source)
         for path, text in requirements.items():
             project.pins.add_requirements_text(path, text)
+        project._requirements = tuple(requirements)
+        project.pins.complete_with(project.add_bundle_pins)
         return project
+
+    def add_bundle_pins(self, pins: PinIndex) -> None:
+        """Pins from the files of the bundles that the run did not load (called once, on the
+        first question to ``pins``): requirements files the bundle names (``libraries[].requirements``,
+        ``-r <file>`` dependencies, ``requirements*.txt`` at the bundle root) and the ``%pip``
+        lines of the notebooks that bundle tasks run. A partial run (pre-commit passes the
+        changed files) then knows the same pins as a run over the whole bundle."""
+        model = self.bundle_model
+        known = {os.path.normpath(os.path.abspath(p)) for p in (*self.sources, *self._requirements)}
+        for path in model.requirements_files:
+            if path in known:
+                continue
+            known.add(path)
+            try:
+                if os.path.getsize(path) > _MAX_REQUIREMENTS_BYTES:
+                    continue
+                with open(path, "rb") as fh:
+                    text = fh.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            pins.add_requirements_text(model.display_path(path), text)
+        for path in model.task_notebook_paths:
+            if path in known:
+                continue
+            known.add(path)
+            facts = model.facts(path)
+            if facts is not None:
+                pins.add_python(facts.source)
+
+    def is_notebook(self, path: str) -> bool:
+        """RULES.md's "a notebook": a Databricks source file, an ``.ipynb`` file, or any ``.py``
+        file that a bundle task of the project runs as ``notebook_task.notebook_path``."""
+        source = self.sources.get(path)
+        if isinstance(source, PythonSource) and source.is_notebook:
+            return True
+        return self.is_task_notebook(path)
+
+    def is_task_notebook(self, path: str) -> bool:
+        """A bundle task of the project runs ``path`` as ``notebook_task.notebook_path`` (the
+        bundle model lists those files once per run; this is a dictionary lookup)."""
+        return bool(self.bundle_model.notebook_tasks(path))
 
     def facts(self, path: str):
         """Per-file notebook facts (widgets, %run, feature tables, models), computed once and cached.

@@ -282,8 +282,9 @@ class NotebookFacts:
 
     # --- %run ----------------------------------------------------------------------------------
     @cached_property
-    def run_targets(self) -> tuple[RunTarget, ...]:
+    def _runs(self) -> tuple[tuple[RunTarget, ...], bool]:
         out = []
+        unmodelled = False
         for magic in self.source.magics_named("run"):
             if magic.shell:
                 continue
@@ -293,7 +294,19 @@ class NotebookFacts:
             target = _run_target(magic)
             if target is not None:
                 out.append(target)
-        return tuple(out)
+            else:
+                unmodelled = True
+        return tuple(out), unmodelled
+
+    @property
+    def run_targets(self) -> tuple[RunTarget, ...]:
+        return self._runs[0]
+
+    @property
+    def has_unmodelled_run(self) -> bool:
+        """A ``%run`` whose target is not modelled (``%run -m module``, ``%run -i x.py``, an
+        unquoted path with a space): what it includes is unknown."""
+        return self._runs[1]
 
     def resolved_runs(self) -> Iterator[tuple[RunTarget, str | None]]:
         """Each relative ``%run`` with the file it resolves to on disk (None: missing)."""
@@ -649,21 +662,10 @@ def _is_flavor_load(qual: str) -> bool:
 def _widget_getter_escapes(module: cst.Module, index: FileIndex) -> bool:
     """``dbutils.widgets.get`` / ``getArgument`` used other than by a direct call (``get = dbutils.widgets.get``)."""
     called = {id(call.node.func) for call in index.calls}
-
-    class Finder(cst.CSTVisitor):
-        found = False
-
-        def visit_Attribute(self, node: cst.Attribute) -> None:
-            if id(node) not in called and _is_widget_get(node):
-                self.found = True
-
-        def visit_Name(self, node: cst.Name) -> None:
-            if node.value == "getArgument" and id(node) not in called:
-                self.found = True
-
-    finder = Finder()
-    module.visit(finder)
-    return finder.found
+    # from the shared index: every Attribute and Name node of the file (no walk of our own)
+    if any(id(node) not in called and _is_widget_get(node) for node in index.nodes(cst.Attribute)):
+        return True
+    return any(node.value == "getArgument" and id(node) not in called for node in index.nodes(cst.Name))
 
 
 def _is_widget_get(node) -> bool:

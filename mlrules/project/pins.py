@@ -23,11 +23,24 @@ class PinLocation:
 class PinIndex:
     # canonical package name -> version -> where it is pinned
     pins: dict[str, dict[str, list[PinLocation]]] = field(default_factory=lambda: defaultdict(dict))
+    # Adds the pins of files outside the run (the project's bundle files), once, before the
+    # first question: building the bundle model is only paid by runs that ask.
+    _complete: object = field(default=None, repr=False, compare=False)
+
+    def complete_with(self, loader) -> None:
+        """Call ``loader(self)`` once, before the first ``versions``/``single_version``."""
+        self._complete = loader
+
+    def _completed(self) -> None:
+        loader, self._complete = self._complete, None
+        if loader is not None:
+            loader(self)
 
     def add(self, name: str, version: str, location: PinLocation) -> None:
         self.pins[canonicalize_name(name)].setdefault(version, []).append(location)
 
     def versions(self, name: str) -> dict[str, list[PinLocation]]:
+        self._completed()
         return self.pins.get(canonicalize_name(name), {})
 
     def single_version(self, name: str) -> str | None:

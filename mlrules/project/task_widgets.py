@@ -101,6 +101,8 @@ def _collect(model: "BundleModel", facts: "NotebookFacts", abs_path: str, use: W
     for cell in source.cells:
         if cell.kind == "magic" and cell.magic not in ("md", "md-sandbox", "run", "pip"):
             use.other_text.append(source.text[cell.start : cell.end])
+    if facts.has_unmodelled_run:
+        use.complete = False  # `%run -m x`, an unquoted path with a space: the include is unknown
     for target in facts.run_targets:
         if not target.is_relative:
             use.complete = False

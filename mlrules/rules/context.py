@@ -37,6 +37,14 @@ class PythonContext:
     def index(self) -> FileIndex:
         return file_index(self.source)
 
+    @cached_property
+    def is_notebook(self) -> bool:
+        """RULES.md's "a notebook": a Databricks source file, an ``.ipynb`` file, or a ``.py``
+        file that a bundle task of the project runs as ``notebook_task.notebook_path`` (asked
+        of the project's bundle model, which lists those files once per run).
+        ``source.is_notebook`` only knows the file's own format."""
+        return self.source.is_notebook or self.project.is_task_notebook(self.path)
+
     def span(self, node: cst.CSTNode) -> Span:
         start, end = self.source.node_range(node)
         lines = self.source.lines

@@ -64,8 +64,14 @@ class UnpinnedDependency(YamlRule):
 
     ## Fix safety
     Safe, and only offered when the project pins the package to exactly one version elsewhere
-    (another environment or library, a `requirements*.txt`, a notebook's `%pip install`) and
-    that version satisfies the range already written (`mlflow>=2` is not "fixed" to `1.30.0`).
+    and that version satisfies the range already written (`mlflow>=2` is not "fixed" to
+    `1.30.0`). The project's pins come from: other environments and task libraries of every
+    bundle file (also the bundle root and included files that were not given on the command
+    line: pre-commit passes only the changed files), requirements files named by
+    `libraries[].requirements` or by a `-r <file>` dependency, `requirements*.txt` files of
+    the run and of the bundle root's folder, and the `%pip install` lines of the run's
+    notebooks and of the notebooks that bundle tasks run (read from disk when not given). The
+    message names where the version is pinned.
     The scalar is replaced by `name==version` (extras and environment markers kept) in the
     scalar's own quoting style. A `${var.x}` reference gets no fix: the pin belongs in the
     variable's `default:`, which may be shared by other references.
@@ -176,6 +182,28 @@ class UnpinnedDependency(YamlRule):
             "                inputs: '[1, 2]'\r\n                task:\r\n                  task_key: inner\r\n"
             "                  libraries:\r\n                    - pypi:\r\n                        package: mlflow==2.19.0\r\n",
         ),
+        # pins from the bundle's own files: a requirements file named by a task library (any
+        # name), a `-r` dependency, and the %pip line of the notebook a task runs
+        Invalid(
+            "resources:\n  jobs:\n    j:\n      environments:\n        - environment_key: e\n          spec:\n"
+            "            dependencies:\n              - -r ${workspace.file_path}/deps/serving.txt\n"
+            "              - mlflow\n              - scikit-learn>=1.5\n              - xgboost\n"
+            "      tasks:\n        - task_key: t\n          environment_key: e\n          notebook_task:\n"
+            "            notebook_path: ../notebooks/train\n          libraries:\n            - requirements: ../deps/ml.txt\n",
+            9, 17, also=((10, 17), (11, 17)), path="resources/job.yml",
+            files={
+                "databricks.yml": "bundle:\n  name: b\ninclude:\n  - resources/*.yml\n",
+                "deps/ml.txt": "mlflow==2.19.0  # training\n",
+                "deps/serving.txt": "scikit-learn==1.5.2\n",
+                "notebooks/train.py": "# Databricks notebook source\n# MAGIC %pip install xgboost==2.1.1\n",
+            },
+            fixed="resources:\n  jobs:\n    j:\n      environments:\n        - environment_key: e\n          spec:\n"
+            "            dependencies:\n              - -r ${workspace.file_path}/deps/serving.txt\n"
+            "              - mlflow==2.19.0\n              - scikit-learn==1.5.2\n              - xgboost==2.1.1\n"
+            "      tasks:\n        - task_key: t\n          environment_key: e\n          notebook_task:\n"
+            "            notebook_path: ../notebooks/train\n          libraries:\n            - requirements: ../deps/ml.txt\n",
+            message_contains="the project pins mlflow==2.19.0 (deps/ml.txt:1)",
+        ),
         # environment marker kept
         Invalid(
             "resources:\n  jobs:\n    j:\n      environments:\n        - environment_key: e\n          spec:\n"
@@ -269,7 +297,9 @@ class UnpinnedDependency(YamlRule):
                 replacement = _render(node, new_value)
                 if replacement is not None:
                     edits = (ctx.replace(node, replacement),)
-                    message += f"; the project pins {req.name}=={version}"
+                    where = ctx.project.pins.versions(req.name).get(version) or ()
+                    at = f" ({where[0].path}:{where[0].row})" if where else ""
+                    message += f"; the project pins {req.name}=={version}{at}"
             yield self.finding(ctx.path, ctx.span(node), message, edits=edits, fix_message=f"Pin to '{new_value}'" if edits else "")
 
 

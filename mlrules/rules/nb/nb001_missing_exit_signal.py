@@ -9,6 +9,8 @@ from mlrules.rules.base import Invalid, PythonRule, Valid, ipynb
 
 EXIT_CODE = 'dbutils.notebook.exit("SUCCESS")\n'
 # Resolved call prefixes that make a notebook "model work": MLflow and feature engineering.
+# Words of the file text without which no call can be model work (the old rule triggers).
+MODEL_WORDS = ("mlflow", "feature_engineering", "feature_store", "FeatureEngineeringClient")
 MODEL_WORK_PREFIXES = ("mlflow.", "databricks.feature_engineering.", "databricks.feature_store.")
 NOTEBOOK_SUFFIXES = ("", ".py", ".ipynb")
 # Environment helpers (`databricks_utils.get_browser_hostname()`): no tracking, no model.
@@ -28,6 +30,19 @@ def _dbx(*cells: str) -> str:
 
 
 _TRAIN = "import mlflow\n\nmlflow.set_experiment(\"/Shared/churn\")\n"
+_ROOT = "bundle:\n  name: churn\ninclude:\n  - resources/*.yml\ntargets:\n  dev:\n    default: true\n  prod: {}\n"
+
+
+def _bundle(task: str, path: str = "../src/etl.py", job: str = "j") -> dict:
+    """databricks.yml plus resources/job.yml whose job runs ``path`` in a ``task`` section."""
+    return {
+        "databricks.yml": _ROOT,
+        "resources/job.yml": f"resources:\n  jobs:\n    {job}:\n      tasks:\n        - task_key: t\n"
+        f"          {task}:\n            {'notebook_path' if task == 'notebook_task' else 'python_file'}: {path}\n",
+    }
+
+
+_ETL = "df = spark.table(\"raw.events\")\ndf.write.saveAsTable(\"silver.events\")\n"
 _APPENDED = "\n# COMMAND ----------\n\n" + EXIT_CODE
 
 
@@ -70,10 +85,16 @@ _IDS_NB_FIXED = _IDS_NB.replace(
 class MissingExitSignal(PythonRule):
     """
     ## What it does
-    Flags a notebook (a Databricks source file or an `.ipynb`) that does model work, i.e. makes
-    any call that resolves to MLflow (`mlflow.*`, `MlflowClient()...`) or feature engineering
-    (`FeatureEngineeringClient()...`, `databricks.feature_engineering.*`, the legacy
-    `databricks.feature_store`), and never calls `dbutils.notebook.exit(...)`.
+    Flags a notebook that never calls `dbutils.notebook.exit(...)` and that either
+    - a bundle task of the project runs (`notebook_task.notebook_path` of a job in any
+      target, resolved like the CLI does), with or without model work; or
+    - does model work, i.e. makes any call that resolves to MLflow (`mlflow.*`,
+      `MlflowClient()...`) or feature engineering (`FeatureEngineeringClient()...`,
+      `databricks.feature_engineering.*`, the legacy `databricks.feature_store`).
+
+    A notebook is a Databricks source file, an `.ipynb`, or any `.py` file that a bundle task
+    runs as `notebook_task.notebook_path` (even without the `# Databricks notebook source`
+    header). The message names the task, its job and the YAML line that runs the notebook.
 
     Calls are resolved through imports, aliases and instances, so `import mlflow as mf` or
     `fe = FeatureEngineeringClient()` count; a file that only imports MLflow does not, and
@@ -81,18 +102,17 @@ class MissingExitSignal(PythonRule):
     `databricks_utils.get_browser_hostname()`).
 
     Not flagged:
-    - plain Python modules (they are imported, not run as notebook tasks);
+    - plain Python modules that no bundle task runs as a notebook (they are imported, or run
+      as `spark_python_task` scripts);
     - a notebook that another notebook of the project includes with `%run` (an exit there
       would end the including notebook). `%run ./x` is resolved from the including notebook's
       folder, trying the path as written and with `.py` / `.ipynb`. Absolute workspace paths
       (`%run /Shared/...`) cannot be resolved and exempt nothing.
-
-    - a library notebook: every MLflow / feature engineering call sits inside a function or
-      class and nothing at module level calls a function or class of the file (running it
-      only defines helpers);
+    - a library notebook that no bundle task runs: every MLflow / feature engineering call
+      sits inside a function or class and nothing at module level calls a function or class
+      of the file (running it only defines helpers);
     - a models-from-code file, which calls `mlflow.models.set_model(...)`: another notebook
       logs it with `log_model(<path>)` and `dbutils` does not exist where it is loaded.
-
     - a Lakeflow / DLT pipeline source (it imports `dlt` or `pyspark.pipelines`): the pipeline
       runs it, not a notebook task.
 
@@ -100,7 +120,9 @@ class MissingExitSignal(PythonRule):
     a `%run` notebook).
 
     Any call spelled `<...>.notebook.exit(...)` counts as an exit, wherever it is (a function,
-    a branch, an `except` handler).
+    a branch, an `except` handler). So does `dbutils.jobs.taskValues.set(...)`: the notebook
+    hands its outcome to the job's downstream tasks (a condition task reads it), which is the
+    signal a job needs.
 
     ## Why it matters
     A notebook task without an exit signal finishes with an empty result: the caller
@@ -132,19 +154,18 @@ class MissingExitSignal(PythonRule):
 
     ## Fix safety
     Safe: appends a final cell holding `dbutils.notebook.exit("SUCCESS")` (for a Databricks
-    source file `# COMMAND ----------` plus the call, for an `.ipynb` a new code cell), in the
-    file's own newline style. Review it when the notebook should report something more
-    specific (`PARTIAL_FAILURE`, a JSON payload).
+    source file `# COMMAND ----------` plus the call, for an `.ipynb` a new code cell, for a
+    plain `.py` task notebook a last line), in the file's own newline style. Review it when
+    the notebook should report something more specific (`PARTIAL_FAILURE`, a JSON payload).
     """
 
     code = "NB001"
     name = "missing-exit-signal"
-    summary = "Notebook doing MLflow / feature engineering work never calls dbutils.notebook.exit(...)"
+    summary = "Notebook run by a bundle task or doing MLflow / feature engineering work never calls dbutils.notebook.exit(...)"
     fix = Applicability.SAFE
-    triggers = ("mlflow", "feature_engineering", "feature_store", "FeatureEngineeringClient")
-    # False so that `_run_by_bundle_task` can take plain modules once the bundle model exists;
-    # `check` returns at once for a module that no bundle task runs.
-    notebooks_only = False
+    # No triggers: a notebook that a bundle task runs is flagged without any model work.
+    # `check` returns before building the index for other notebooks without MODEL_WORDS.
+    notebooks_only = True
 
     invalid = (
         Invalid(_dbx(_TRAIN), 1, 1, fixed=_dbx(_TRAIN) + _APPENDED),
@@ -230,6 +251,41 @@ class MissingExitSignal(PythonRule):
             1, 1,
             fixed=_dbx("# MAGIC %md\n# MAGIC End with dbutils.notebook.exit(\"SUCCESS\")", _TRAIN) + _APPENDED,
         ),
+        # a notebook that a bundle task runs: flagged without any model work
+        Invalid(
+            _dbx(_ETL), 1, 1, path="src/etl.py", files=_bundle("notebook_task"),
+            fixed=_dbx(_ETL) + _APPENDED,
+            message_contains="runs as task 't' of job 'j' (resources/job.yml:7)",
+        ),
+        # a plain `.py` file (no header) that a task runs as a notebook, path without extension;
+        # the fix appends a last line
+        Invalid(
+            _ETL, 1, 1, path="src/etl.py", files=_bundle("notebook_task", "../src/etl"),
+            fixed=_ETL + EXIT_CODE,
+        ),
+        # model work in a plain `.py` task notebook: both are named; ${workspace.file_path}
+        Invalid(
+            _TRAIN, 1, 1, path="src/train.py",
+            files=_bundle("notebook_task", "${workspace.file_path}/src/train.py"),
+            fixed=_TRAIN + EXIT_CODE,
+            message_contains="does model work (`mlflow.set_experiment(...)` at line 3) and runs as task 't'",
+        ),
+        # an .ipynb task notebook; a task that only the prod target adds
+        Invalid(
+            ipynb("df = spark.table('x')\ndisplay(df)"), 1, 1, path="src/report.ipynb", cell=1,
+            files={
+                "databricks.yml": _ROOT.replace("prod: {}", "prod:") + "    resources:\n      jobs:\n        j:\n          tasks:\n"
+                "            - task_key: report\n              notebook_task:\n                notebook_path: ./src/report.ipynb\n",
+            },
+            fixed=ipynb("df = spark.table('x')\ndisplay(df)", EXIT_CODE),
+            message_contains="task 'report' of job 'j' (databricks.yml:15)",
+        ),
+        # a library notebook (MLflow only inside functions) is still flagged when a task runs it
+        Invalid(
+            _dbx("import mlflow\n\ndef latest(name):\n    return mlflow.MlflowClient().get_registered_model(name)\n"),
+            1, 1, path="src/etl.py", files=_bundle("notebook_task"),
+            fixed=_dbx("import mlflow\n\ndef latest(name):\n    return mlflow.MlflowClient().get_registered_model(name)\n") + _APPENDED,
+        ),
     )
     valid = (
         Valid(_dbx(_TRAIN, 'dbutils.notebook.exit("SUCCESS")\n')),
@@ -259,13 +315,26 @@ class MissingExitSignal(PythonRule):
         Valid(_dbx("mlflow = Tracker()\nmlflow.start_run()\n")),
         # .ipynb with an exit cell
         Valid(ipynb("import mlflow\nmlflow.autolog()", 'dbutils.notebook.exit("SUCCESS")'), path="train.ipynb"),
+        # a task notebook with an exit; a plain `.py` run as a spark_python_task (a script)
+        # or run by no task; a task notebook that another notebook includes with %run
+        Valid(_dbx(_ETL, 'dbutils.notebook.exit("OK")\n'), path="src/etl.py", files=_bundle("notebook_task")),
+        # a task notebook that hands its outcome to downstream tasks through task values
+        Valid(_dbx(_ETL, 'dbutils.jobs.taskValues.set("is_metric_violated", False)\n'), path="src/etl.py", files=_bundle("notebook_task")),
+        Valid(_TRAIN, path="src/etl.py", files=_bundle("spark_python_task", "../src/etl.py")),
+        Valid(_ETL, path="src/other.py", files=_bundle("notebook_task")),
+        Valid(_dbx(_ETL), path="src/etl.py", files={**_bundle("notebook_task"), "src/main.py": _dbx("# MAGIC %run ./etl")}),
+        # a task notebook path from a Git source or a workspace path: not this file
+        Valid(_dbx(_ETL), path="src/etl.py", files=_bundle("notebook_task", "/Workspace/Shared/src/etl")),
         # non-Python notebooks are not read
         Valid(ipynb("library(mlflow)\nmlflow_start_run()").replace('"python"', '"r"'), path="train.ipynb"),
     )
 
     def check(self, ctx):
         source = ctx.source
-        if not (source.is_notebook or _run_by_bundle_task(ctx)):
+        if not ctx.is_notebook:
+            return
+        tasks = _run_by_bundle_task(ctx)
+        if not tasks and not any(word in source.text for word in MODEL_WORDS):
             return
         if any(ctx.index.imports_module(m) for m in PIPELINE_MODULES):
             return  # a Lakeflow/DLT pipeline source: the pipeline runs it, not a notebook task
@@ -283,26 +352,35 @@ class MissingExitSignal(PythonRule):
                 return  # a models-from-code file: logged by another notebook, never a task
             if qualname.startswith(MODEL_WORK_PREFIXES) and not qualname.startswith(NOT_MODEL_WORK):
                 work.append(call)
-        if not work or not _work_runs(ctx, work) or _included_by_run(ctx):
+        if not tasks and (not work or not _work_runs(ctx, work)):
             return
-        # name the most telling call: `mlflow.x(...)` as written, else a direct API call
-        shown = next((c for c in work if (c.dotted or "").startswith("mlflow.")), None)
-        shown = shown or next((c for c in work if "()" not in (c.qualname or "")), work[0])
-        what = shown.dotted or shown.qualname
-        row = ctx.span(shown.node).start.row
-        where = f"cell {source.cell_at_row(row).number}" if source.kind == "ipynb" and source.cell_at_row(row) else f"line {row}"
+        if _included_by_run(ctx):
+            return
+        if work:
+            # name the most telling call: `mlflow.x(...)` as written, else a direct API call
+            shown = next((c for c in work if (c.dotted or "").startswith("mlflow.")), None)
+            shown = shown or next((c for c in work if "()" not in (c.qualname or "")), work[0])
+            what = shown.dotted or shown.qualname
+            row = ctx.span(shown.node).start.row
+            where = f"cell {source.cell_at_row(row).number}" if source.kind == "ipynb" and source.cell_at_row(row) else f"line {row}"
+            doing = f"does model work (`{what}(...)` at {where})"
+            if tasks:
+                doing += f" and {_describe(tasks)}"
+        else:
+            doing = _describe(tasks)
         yield self.finding(
             ctx.path,
             Span(Position(1, 0), Position(1, 0)),
-            f"Notebook does model work (`{what}(...)` at {where}) but never calls `dbutils.notebook.exit(...)`: "
-            "a job run cannot report its outcome",
+            f"Notebook {doing} but never calls `dbutils.notebook.exit(...)`: a job run cannot report its outcome",
             edits=(source.append_cell_edit(EXIT_CODE),),
             fix_message='Append a cell with `dbutils.notebook.exit("SUCCESS")`',
         )
 
 
 def _is_exit(name: str) -> bool:
-    return name == "notebook.exit" or name.endswith(".notebook.exit")
+    """`dbutils.notebook.exit(...)`, or `dbutils.jobs.taskValues.set(...)`: the outcome reaches
+    the job's downstream tasks (an `if/else` condition task reads it)."""
+    return name == "notebook.exit" or name.endswith((".notebook.exit", "jobs.taskValues.set"))
 
 
 def _work_runs(ctx, work) -> bool:
@@ -310,38 +388,34 @@ def _work_runs(ctx, work) -> bool:
     nothing at module level calls a function or class of the file (running it only defines)."""
     if any(call.function is None for call in work):
         return True
-    local = set(ctx.index.functions) | _class_names(ctx.module)
+    local = set(ctx.index.functions) | {node.name.value for node in ctx.index.nodes(cst.ClassDef)}
     for call in ctx.index.calls:
         if call.function is None and call.dotted and call.dotted.split(".", 1)[0].removesuffix("()") in local:
             return True
     return False
 
 
-def _class_names(module: cst.Module) -> set[str]:
-    names: set[str] = set()
-
-    class Collect(cst.CSTVisitor):
-        def visit_ClassDef(self, node: cst.ClassDef) -> None:
-            names.add(node.name.value)
-
-    module.visit(Collect())
-    return names
+def _run_by_bundle_task(ctx) -> list:
+    """The bundle tasks (of every bundle and target of the project) that run this file as
+    `notebook_task.notebook_path`: such a notebook is flagged without model work, and a plain
+    `.py` file among them is a notebook too (RULES.md "a notebook")."""
+    return ctx.project.bundle_model.notebook_tasks(ctx.path)
 
 
-def _run_by_bundle_task(ctx) -> bool:
-    """HOOK (bundle model): a plain `.py` file that a bundle task runs as
-    `notebook_task.notebook_path` is a notebook too (RULES.md "a notebook"), and RULES.md also
-    flags such a task notebook without model work. Returns False until the project model
-    exposes the notebooks that bundle tasks run; then: return True for those paths here and
-    skip the model-work requirement in `check` for them."""
-    return False
+def _describe(tasks) -> str:
+    """``runs as task 't' of job 'j' (resources/job.yml:12)``, plus how many more tasks run it."""
+    first = tasks[0]
+    text = f"runs as task '{first.label}' of job '{first.job.name}' ({first.run.node.location})"
+    if len(tasks) > 1:
+        text += f" and {len(tasks) - 1} more task{'s' if len(tasks) > 2 else ''}"
+    return text
 
 
 def _included_by_run(ctx) -> bool:
     """True when another notebook of the project `%run`s this file (relative paths only)."""
     me = _normalize(ctx.path)
     for other in ctx.project.python_sources():
-        if other.path == ctx.path or not other.is_notebook:
+        if other.path == ctx.path or not other.magics_named("run") or not ctx.project.is_notebook(other.path):
             continue
         folder = os.path.dirname(os.path.abspath(other.path))
         for magic in other.magics_named("run"):

@@ -5,6 +5,7 @@ import re
 import libcst as cst
 
 from mlrules.analysis.index import FE_CLIENT, FS_CLIENT, dotted_name
+from mlrules.analysis.walk import children
 from mlrules.rules.base import Invalid, PythonRule, Valid, ipynb
 
 EXIT = "dbutils.notebook.exit"
@@ -186,6 +187,13 @@ class _Checker:
         self.ctx = ctx
         self._model_work: dict[int, bool] = {}
         self._mutated: set[str] | None = None
+        self._signal_map: dict | None = None
+
+    @property
+    def signal_map(self) -> dict:
+        if self._signal_map is None:
+            self._signal_map = _signal_map(self.ctx.index, self)
+        return self._signal_map
 
     @property
     def mutated(self) -> set[str]:
@@ -293,10 +301,8 @@ class _Checker:
         if key in self._model_work:
             return self._model_work[key]
         self._model_work[key] = False  # recursion guard
-        finder = _CallNames()
-        node.visit(finder)
         result = False
-        for call in finder.calls:
+        for call in _calls_in(node):
             if self._is_model_call(call, depth):
                 result = True
                 break
@@ -355,19 +361,26 @@ def _mutated_names(index) -> set[str]:
     return names
 
 
-class _CallNames(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.calls: list[cst.Call] = []
+def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
+    """Every call in ``node`` (itself included), not looking into lambdas, in source order.
 
-    def visit_Call(self, node: cst.Call) -> None:
-        self.calls.append(node)
+    An iterative walk over the tree (a ``CSTVisitor`` would cost about one parse per call)."""
+    calls: list[cst.Call] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Call):
+            calls.append(current)
+        elif isinstance(current, cst.Lambda):
+            continue
+        kids = list(children(current))
+        kids.reverse()
+        stack.extend(kids)
+    return calls
 
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
 
-
-class _Signals(cst.CSTVisitor):
-    """raise / assert / failure exits, not looking into nested functions and classes."""
+class _Signals:
+    """raise / assert / failure exits, not looking into nested functions, classes and lambdas."""
 
     def __init__(self, checker: _Checker) -> None:
         self.checker = checker
@@ -376,43 +389,41 @@ class _Signals(cst.CSTVisitor):
         self.loop_exits = False  # continue / break
         self.exits = False  # any notebook exit
 
-    def visit_FunctionDef(self, node) -> bool:
-        return False
 
-    def visit_ClassDef(self, node) -> bool:
-        return False
-
-    def visit_Lambda(self, node) -> bool:
-        return False
-
-    def visit_Raise(self, node) -> None:
-        self.found = True
-
-    def visit_Assert(self, node) -> None:
-        self.found = True
-
-    def visit_Return(self, node) -> None:
-        self.returns = True
-
-    def visit_Continue(self, node) -> None:
-        self.loop_exits = True
-
-    def visit_Break(self, node) -> None:
-        self.loop_exits = True
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if _is_exit(node):
-            self.exits = True
-        if self.checker.failure_exit(node):
-            self.found = True
+_NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 
 
 def _scan(node: cst.CSTNode, checker: _Checker) -> _Signals:
-    signals = _Signals(checker)
-    if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-        return signals
-    node.visit(signals)
-    return signals
+    return checker.signal_map.get(node) or _Signals(checker)
+
+
+def _signal_map(index, checker: _Checker) -> dict:
+    """node -> the signals in its subtree (nested functions, classes and lambdas left out), for
+    every node of the file that has one: computed once per file from the shared index, by
+    marking each signal's ancestors up to the nearest nested scope."""
+    out: dict = {}
+    parents = index.parents
+
+    def mark(node: cst.CSTNode, attr: str) -> None:
+        current = node
+        while current is not None and not isinstance(current, _NESTED_SCOPES):
+            signals = out.get(current)
+            if signals is None:
+                signals = out[current] = _Signals(checker)
+            elif getattr(signals, attr):
+                return  # its ancestors are marked already
+            setattr(signals, attr, True)
+            current = parents.get(current)
+
+    for node_type, attr in ((cst.Raise, "found"), (cst.Assert, "found"), (cst.Return, "returns"), (cst.Continue, "loop_exits"), (cst.Break, "loop_exits")):
+        for node in index.nodes(node_type):
+            mark(node, attr)
+    for site in index.calls:
+        if _is_exit(site.node):
+            mark(site.node, "exits")
+        if checker.failure_exit(site.node):
+            mark(site.node, "found")
+    return out
 
 
 def _has_failure_signal(node: cst.CSTNode, checker: _Checker) -> bool:

@@ -26,6 +26,11 @@ class LocalImportWithoutPathSetup(PythonRule):
     (found under the bundle root, the repo root, or a `src/` folder in either) when no
     `sys.path.insert(...)`/`sys.path.append(...)` runs before the import.
 
+    A notebook is a Databricks source file, an `.ipynb`, or any `.py` file that a bundle task
+    of the project runs as `notebook_task.notebook_path` (also without the
+    `# Databricks notebook source` header); scripts run as `spark_python_task` and imported
+    modules are not notebooks.
+
     The project is read from the filesystem around the notebook: the bundle root is the nearest
     folder upward holding `databricks.yml`/`databricks.yaml`/`bundle.yml`, the repo root the
     nearest folder holding `.git`.
@@ -94,6 +99,13 @@ class LocalImportWithoutPathSetup(PythonRule):
     )
 
     _bundle = {"databricks.yml": "bundle:\n  name: churn\n", "src/churn/__init__.py": "", "src/churn/features.py": "def build():\n    pass\n"}
+    _tasks = {
+        **_bundle,
+        "databricks.yml": "bundle:\n  name: churn\ninclude:\n  - resources/*.yml\n",
+        "resources/jobs.yml": "resources:\n  jobs:\n    train:\n      tasks:\n        - task_key: train\n"
+        "          notebook_task:\n            notebook_path: ../jobs/train\n        - task_key: score\n"
+        "          spark_python_task:\n            python_file: ../jobs/score.py\n",
+    }
     invalid = (
         Invalid(
             "# Databricks notebook source\nimport mlflow\nfrom churn.features import build\n\nbuild()\n",
@@ -199,6 +211,23 @@ class LocalImportWithoutPathSetup(PythonRule):
                 "from helpers import f\n"
             ),
         ),
+        # a plain `.py` file (no notebook header) that a bundle task runs as a notebook
+        Invalid(
+            "import mlflow\nfrom churn.features import build\n",
+            2, 6, path="jobs/train.py", files=_tasks,
+            fixed=(
+                "import mlflow\n"
+                "import sys\n\n"
+                "try:\n"
+                f"    _notebook_path = {_SETUP}\n"
+                '    _bundle_root = "/Workspace" + "/".join(_notebook_path.removeprefix("/Workspace").split("/")[:-2])\n'
+                '    if _bundle_root + "/src" not in sys.path:\n'
+                '        sys.path.insert(0, _bundle_root + "/src")\n'
+                "except Exception as _path_error:\n"
+                '    print(f"Bundle path setup failed: {_path_error}")\n\n'
+                "from churn.features import build\n"
+            ),
+        ),
         # CRLF file: the inserted block keeps the file's newlines
         Invalid(
             "# Databricks notebook source\r\nfrom churn import features\r\n",
@@ -255,6 +284,8 @@ class LocalImportWithoutPathSetup(PythonRule):
         # a folder without python files is not a module; plain modules are not notebooks
         Valid("# Databricks notebook source\nimport data\n", path="notebooks/nb.py", files={"databricks.yml": "", "data/x.csv": ""}),
         Valid("from churn import features\n", path="notebooks/job.py", files=_bundle),
+        # a plain `.py` file that a task runs as a spark_python_task is a script, not a notebook
+        Valid("from churn import features\n", path="jobs/score.py", files=_tasks),
     )
 
     def check(self, ctx):

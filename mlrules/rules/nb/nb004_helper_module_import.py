@@ -20,7 +20,9 @@ class HelperModuleImport(PythonRule):
     rule enable this check to keep notebooks self-contained.
 
     Not flagged: standard-library and third-party modules, relative imports, imports under
-    `if TYPE_CHECKING`, plain `.py` modules (only notebooks are checked).
+    `if TYPE_CHECKING`, plain `.py` modules (only notebooks are checked: Databricks source
+    files, `.ipynb` files, and `.py` files that a bundle task runs as
+    `notebook_task.notebook_path`).
 
     ## Example
     ```python

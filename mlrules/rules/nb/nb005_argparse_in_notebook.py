@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import os
-
 import libcst as cst
 
 from mlrules.analysis.index import dotted_name
@@ -26,10 +24,15 @@ class ArgparseInNotebook(PythonRule):
     `parse_known_args()` silently returns only the defaults, so the job runs with the wrong
     values.
 
-    Not flagged: plain `.py` files (scripts run as `spark_python_task`/`python_wheel_task`
-    get real arguments), a Databricks-source file that a bundle task in the run names as a
-    `spark_python_task.python_file`, and parsing of an explicit list (`parse_args([])`,
-    `parse_args(["--x", "1"])`).
+    A notebook is a Databricks source file, an `.ipynb`, or any `.py` file that a bundle task
+    of the project runs as `notebook_task.notebook_path` (also without the
+    `# Databricks notebook source` header): such a task gets `base_parameters` as widgets.
+
+    Not flagged: plain `.py` files that no task runs as a notebook (scripts run as
+    `spark_python_task`/`python_wheel_task` get real arguments), a file that a bundle task
+    of the project runs as a `spark_python_task.python_file` (even when it has the notebook
+    header or another task runs it as a notebook: its author parses real arguments there), and
+    parsing of an explicit list (`parse_args([])`, `parse_args(["--x", "1"])`).
 
     ## Example
     ```python
@@ -70,6 +73,16 @@ class ArgparseInNotebook(PythonRule):
             5, 12,
         ),
         Invalid(ipynb(("markdown", "# Params"), "import argparse\nap = argparse.ArgumentParser()\nargs = ap.parse_args()"), 3, 8, cell=2, path="nb.ipynb"),
+        # a plain `.py` file (no header) that a bundle task runs as a notebook task
+        Invalid(
+            "import argparse\n\nparser = argparse.ArgumentParser()\nargs = parser.parse_args()\n",
+            4, 8, path="src/train.py",
+            files={
+                "databricks.yml": "bundle:\n  name: x\ninclude:\n  - resources/*.yml\n",
+                "resources/train.yml": "resources:\n  jobs:\n    train:\n      tasks:\n        - task_key: t\n"
+                "          notebook_task:\n            notebook_path: ${workspace.file_path}/src/train\n",
+            },
+        ),
     )
     valid = (
         # a script (plain module): spark_python_task passes real arguments
@@ -79,6 +92,17 @@ class ArgparseInNotebook(PythonRule):
         Valid("# Databricks notebook source\ncatalog = dbutils.widgets.get('catalog')\n"),
         # a parser built but never used to parse argv
         Valid("# Databricks notebook source\nimport argparse\np = argparse.ArgumentParser()\np.add_argument('--x')\np.print_help()\n"),
+        # a plain `.py` file that a bundle task runs as a spark_python_task (a script), or as
+        # both a script and a notebook
+        Valid(
+            "import argparse\nargs = argparse.ArgumentParser().parse_args()\n",
+            path="src/task.py",
+            files={
+                "databricks.yml": "bundle:\n  name: x\nresources:\n  jobs:\n    j:\n      tasks:\n        - task_key: t\n"
+                "          spark_python_task:\n            python_file: ./src/task.py\n        - task_key: n\n"
+                "          notebook_task:\n            notebook_path: ./src/task.py\n"
+            },
+        ),
         # a Databricks-source file that the bundle runs as a spark_python_task
         Valid(
             "# Databricks notebook source\nimport argparse\nargs = argparse.ArgumentParser().parse_args()\n",
@@ -91,6 +115,8 @@ class ArgparseInNotebook(PythonRule):
     )
 
     def check(self, ctx):
+        if not ctx.is_notebook:
+            return
         parsers = [c for c in ctx.index.calls if c.qualname == PARSER]
         if not parsers:
             return
@@ -142,26 +168,5 @@ def _parses_argv(call) -> bool:
 
 
 def _run_as_script(ctx) -> bool:
-    """A bundle YAML file of the run names this file as a ``spark_python_task.python_file``."""
-    from mlrules.analysis.project_paths import roots_for
-    from mlrules.project.bundle import iter_jobs, iter_tasks
-    from mlrules.sources.yaml_source import mapping_get, scalar
-
-    me = os.path.normcase(os.path.abspath(ctx.path))
-    for yaml_source in ctx.project.yaml_sources():
-        folder = os.path.dirname(os.path.abspath(yaml_source.path))
-        for job in iter_jobs(yaml_source.root):
-            for task in iter_tasks(job.node):
-                for t in (task, mapping_get(mapping_get(task, "for_each_task"), "task")):
-                    value = scalar(mapping_get(mapping_get(t, "spark_python_task"), "python_file"))
-                    if not isinstance(value, str) or not value:
-                        continue
-                    base = folder
-                    if value.startswith("${workspace.file_path}/"):
-                        base = roots_for(yaml_source.path).bundle_root or folder
-                        value = value[len("${workspace.file_path}/") :]
-                    if "${" in value or os.path.isabs(value):
-                        continue
-                    if os.path.normcase(os.path.abspath(os.path.join(base, value))) == me:
-                        return True
-    return False
+    """A bundle task of the project runs this file as a ``spark_python_task.python_file``."""
+    return bool(ctx.project.bundle_model.script_tasks(ctx.path))

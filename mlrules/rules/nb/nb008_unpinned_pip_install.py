@@ -64,9 +64,13 @@ class UnpinnedPipInstall(PythonRule):
 
     ## Fix safety
     Safe, and only offered when the project pins the same package (canonical name) to exactly
-    one version elsewhere: a bundle environment or task library, a `requirements*.txt` file,
-    or another `%pip` line (`2.19` and `2.19.0` count as one version; the fix uses the
-    spelling written most often). The word becomes `name==version`, keeping extras and an
+    one version elsewhere (`2.19` and `2.19.0` count as one version; the fix uses the
+    spelling written most often). The project's pins come from: bundle environments and task
+    libraries (also of the bundle root and included YAML files that were not given on the
+    command line: pre-commit passes only the changed files), requirements files named by
+    `libraries[].requirements` or by a `-r <file>` dependency, `requirements*.txt` files of
+    the run and of the bundle root's folder, and the `%pip` lines of the run's notebooks and
+    of the notebooks that bundle tasks run (read from disk when not given). The word becomes `name==version`, keeping extras and an
     environment marker (`mlflow[databricks]>=2` -> `mlflow[databricks]==2.19.0`). No fix when
     no version or several versions are pinned, or when the pinned version does not satisfy
     the word's own specifier (`mlflow<2` with a project pin `2.19.0`: a conflict to resolve by
@@ -120,6 +124,25 @@ class UnpinnedPipInstall(PythonRule):
                 "databricks.yml": "bundle:\n  name: x\nresources:\n  jobs:\n    j:\n      environments:\n        - environment_key: d\n          spec:\n            client: '2'\n            dependencies:\n              - scikit_learn==1.5.2\n",
             },
             fixed=_dbx("%pip install scikit-learn==1.5.2\n%restart_python", "import sklearn\n"),
+        ),
+        # pins from the bundle's files: a requirements file named by a task library (any name),
+        # a `-r` environment dependency, the %pip line of another notebook a task runs
+        Invalid(
+            _dbx("# MAGIC %pip install mlflow scikit-learn 'xgboost>=2'"),
+            2, 22, also=((2, 29), (2, 43)), path="notebooks/train.py",
+            files={
+                "databricks.yml": "bundle:\n  name: b\ninclude:\n  - resources/*.yml\n",
+                "resources/job.yml": "resources:\n  jobs:\n    j:\n      environments:\n        - environment_key: e\n"
+                "          spec:\n            dependencies:\n              - -r ${workspace.file_path}/deps/serving.txt\n"
+                "      tasks:\n        - task_key: train\n          notebook_task:\n            notebook_path: ../notebooks/train\n"
+                "          libraries:\n            - requirements: ../deps/ml.txt\n"
+                "        - task_key: score\n          notebook_task:\n            notebook_path: ../notebooks/score.py\n",
+                "deps/ml.txt": "mlflow==2.19.0\n",
+                "deps/serving.txt": "scikit-learn==1.5.2\n",
+                "notebooks/score.py": _dbx("# MAGIC %pip install xgboost==2.1.1"),
+            },
+            fixed=_dbx("# MAGIC %pip install mlflow==2.19.0 scikit-learn==1.5.2 'xgboost==2.1.1'"),
+            message_contains="as in deps/ml.txt:1",
         ),
         # `!pip install`, shell syntax after the command is not read
         Invalid(
@@ -291,18 +314,10 @@ def _is_live_magic(source, magic) -> bool:
 
 def _rows_inside_strings(ctx) -> set[int]:
     """Rows of the file that lie inside a multi-line string literal (after its first row)."""
-    strings: list[cst.CSTNode] = []
-
-    class Collect(cst.CSTVisitor):
-        def visit_SimpleString(self, node: cst.SimpleString) -> None:
-            if "\n" in node.value:
-                strings.append(node)
-
-        def visit_FormattedString(self, node: cst.FormattedString) -> bool:
-            strings.append(node)
-            return False
-
-    ctx.module.visit(Collect())
+    # from the shared index (no walk of our own); f-strings nested in f-strings lie inside them
+    index = ctx.index
+    strings: list[cst.CSTNode] = [n for n in index.nodes(cst.SimpleString) if "\n" in n.value]
+    strings.extend(index.nodes(cst.FormattedString))
     rows: set[int] = set()
     for node in strings:
         span = ctx.span(node)

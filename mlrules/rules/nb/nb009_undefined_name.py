@@ -6,13 +6,22 @@ import re
 import libcst as cst
 
 from mlrules.analysis.project_paths import roots_for
-from mlrules.analysis.scopes import DATABRICKS_GLOBALS, undefined_names
+from mlrules.analysis.includes import included_notebooks
+from mlrules.analysis.walk import walk
+from mlrules.analysis.scopes import DATABRICKS_GLOBALS, module_level_names, undefined_names
 from mlrules.rules.base import Invalid, Option, PythonRule, Valid, ipynb
 from mlrules.sources.magics import CELL_LANGUAGE_MAGICS
 
 # Magics whose arguments or cell body are Python that mlrules masks (definitions there are
 # invisible) or that define names themselves: a notebook using one is not checked.
 PYTHON_BODY_MAGICS = frozenset({"time", "timeit", "prun", "capture", "debug", "python", "store", "load", "macro", "px", "autopx", "writefile"})
+
+
+def _dbx_text(*cells: str) -> str:
+    return "# Databricks notebook source\n" + "\n# COMMAND ----------\n\n".join(cells)
+
+
+_SETUP = {"setup.py": _dbx_text("catalog = 'ml'\n")}
 
 
 class UndefinedName(PythonRule):
@@ -22,7 +31,17 @@ class UndefinedName(PythonRule):
     `class`, parameter, loop or comprehension variable, `with ... as`, `except ... as`,
     walrus or `match` capture, builtin, or Databricks global (`spark`, `dbutils`, `display`,
     `displayHTML`, `sc`, `sqlContext`, `table`, `sql`, `getArgument`, `udf`, `_sqldf`, the
-    IPython names `get_ipython`, `In`, `Out`, `_`..., plus option `extra-globals`).
+    IPython names `get_ipython`, `In`, `Out`, `_`..., plus option `extra-globals`), and no
+    notebook that a `%run` of this notebook includes (recursively) defines it at module level.
+
+    A notebook is a Databricks source file, an `.ipynb`, or any `.py` file that a bundle task
+    of the project runs as `notebook_task.notebook_path`.
+
+    `%run ./x` is resolved from the notebook's folder, as written and with `.py`/`.ipynb`/
+    `.sql`/`.scala`/`.r`; the included notebook's module-level names (assignments, imports,
+    `def`/`class`, `global` assignments in its functions, and those of its own `%run`
+    targets) count as defined here, since `%run` shares one namespace. Included notebooks
+    outside the files given on the command line are read from disk.
     Scopes follow Python: function, class (a method does not see class attributes),
     comprehension and lambda scopes, `global`, `nonlocal`. One finding per name, at its first
     read (the message counts the reads). Option `extra-globals` names what the runtime defines
@@ -46,12 +65,14 @@ class UndefinedName(PythonRule):
     - not reported either: reads inside a function (or a method) that the notebook never
       references nor decorates: it runs only when a notebook that `%run`s this one calls it,
       with that notebook's names;
-    - not checked at all: a notebook with a `%run` (the included notebook defines names; its
-      resolution comes with the project model), a notebook that another notebook includes
-      with `%run` (the includer defines names; looked up among the run's notebooks and the
-      files under the bundle or repo root), a star import, `exec(...)`, `globals()` passed
-      around or updated, and magics whose Python text is masked (`%%capture`, `%time`,
-      `%python`, `%store`...);
+    - not checked at all: a notebook with a `%run` that cannot be followed (an absolute
+      `/Workspace/...` or `$variable` target, a missing, non-Python or unparsable file, a
+      `%run` whose arguments are not modelled, a chain deeper than 5) or that includes a
+      notebook whose names cannot be known (star import, `exec`, masked Python); a notebook
+      that another notebook includes with `%run` (the includer defines names; looked up
+      among the run's notebooks and the files under the bundle or repo root); a star import,
+      `exec(...)`, `globals()` passed around or updated, and magics whose Python text is
+      masked (`%%capture`, `%time`, `%python`, `%store`...);
     - plain `.py` modules are left to pyflakes/Ruff.
 
     ## Example
@@ -94,6 +115,30 @@ class UndefinedName(PythonRule):
             2, 7, options={"extra-globals": ["helper_table"]}, message_contains="read 2 times",
         ),
         Invalid(ipynb(("markdown", "# Train"), "import mlflow\nx = 1", "mlflow.log_param('x', y)"), 1, 23, cell=3, path="nb.ipynb"),
+        # names defined by %run notebooks (recursively, .py and .ipynb) count; others are still flagged
+        Invalid(
+            "# Databricks notebook source\n# MAGIC %run ../_resources/setup $reset=false\n\n# COMMAND ----------\n\n"
+            "df = spark.table(f'{catalog}.churn.features')\nmlflow.set_registry_uri(REGISTRY)\nprint(helper(df), CATALOG, scored_df)\n",
+            8, 28, path="notebooks/train.py",
+            files={
+                "_resources/setup.py": _dbx_text("import mlflow\ncatalog = 'ml'\n\ndef init():\n    global CATALOG\n    CATALOG = catalog\n", "# MAGIC %run ./helpers"),
+                "_resources/helpers.ipynb": ipynb("REGISTRY = 'databricks-uc'\ndef helper(df):\n    return df"),
+            },
+            message_contains="`scored_df`",
+        ),
+        # a `%run` line in a %md cell is documentation: the notebook is checked without it
+        Invalid(
+            "# Databricks notebook source\n# MAGIC %md\n# MAGIC Run `%run ./setup` first\n\n# COMMAND ----------\n\nprint(catalog)\n",
+            7, 7, files=_SETUP,
+        ),
+        # a plain `.py` file that a bundle task runs as a notebook is checked
+        Invalid(
+            "import mlflow\nmlflow.log_metric('auc', auc_score)\n", 2, 26, path="src/train.py",
+            files={
+                "databricks.yml": "bundle:\n  name: x\nresources:\n  jobs:\n    j:\n      tasks:\n        - task_key: t\n"
+                "          notebook_task:\n            notebook_path: ./src/train.py\n",
+            },
+        ),
         # a name only assigned in another function; a decorated function runs without a call here
         Invalid(
             "# Databricks notebook source\ndef a():\n    local_only = 1\n    return local_only\n\ndef b():\n    return local_only\n\nb()\n"
@@ -129,8 +174,17 @@ class UndefinedName(PythonRule):
             "# Databricks notebook source\nimport builtins\nbuiltins.shared_cfg = {}\n__builtins__.other = 1\nsetattr(builtins, 'third', 2)\n"
             "globals()['fourth'] = 3\nprint(shared_cfg, other, third, fourth, __builtins__)\n"
         ),
-        # a %run notebook defines names: not checked for now
+        # a %run that cannot be followed (missing file, absolute or dynamic path, an unquoted
+        # path with a space, a SQL notebook): the included notebook may define anything
         Valid("# Databricks notebook source\n# MAGIC %run ./setup\n\n# COMMAND ----------\n\nprint(catalog)\n"),
+        Valid("# Databricks notebook source\n# MAGIC %run /Shared/setup\n\n# COMMAND ----------\n\nprint(catalog)\n", files=_SETUP),
+        Valid("# Databricks notebook source\n# MAGIC %run ./$env/setup\n\n# COMMAND ----------\n\nprint(catalog)\n", files=_SETUP),
+        Valid("# Databricks notebook source\n# MAGIC %run ./My setup\n\n# COMMAND ----------\n\nprint(catalog)\n", files={"My setup.py": "x = 1\n"}),
+        Valid("# Databricks notebook source\n# MAGIC %run ./ddl\n\n# COMMAND ----------\n\nprint(catalog)\n", files={"ddl.sql": "-- Databricks notebook source\nSELECT 1\n"}),
+        # the included notebook (or one it includes) defines names dynamically or masks Python
+        Valid("# Databricks notebook source\n# MAGIC %run ./setup\n\n# COMMAND ----------\n\nprint(col, catalog)\n", files={"setup.py": _dbx_text("from pyspark.sql.functions import *\ncatalog = 'ml'\n")}),
+        Valid("# Databricks notebook source\n# MAGIC %run ./setup\n\n# COMMAND ----------\n\nprint(catalog, conf)\n", files={"setup.py": _dbx_text("# MAGIC %run ./conf"), "conf.py": _dbx_text("exec(open('c').read())\n")}),
+        Valid(ipynb("%run ./setup", "print(model)"), path="nb.ipynb", files={"setup.ipynb": ipynb("%%capture\nmodel = train()")}),
         # star import, exec, globals().update: dynamic definitions
         Valid("# Databricks notebook source\nfrom pyspark.sql.functions import *\nprint(col('x'), undefined)\n"),
         Valid("# Databricks notebook source\nexec('z = 1')\nprint(z)\n"),
@@ -158,6 +212,19 @@ class UndefinedName(PythonRule):
         # extra-globals; plain modules are not checked
         Valid("# Databricks notebook source\nprint(helper_table)\n", options={"extra-globals": ["helper_table"]}),
         Valid("print(undefined_in_module)\n", path="module.py"),
+        # every %run resolves and the included notebooks define every name read
+        Valid(
+            "# Databricks notebook source\n# MAGIC %run ./setup\n\n# COMMAND ----------\n\nprint(catalog, mlflow, helper)\n",
+            files={**_SETUP, "setup.py": _dbx_text("import mlflow\ncatalog = 'ml'\n", "# MAGIC %run ./lib/helpers.py"), "lib/helpers.py": "def helper():\n    pass\n"},
+        ),
+        # a plain `.py` file that a task runs as a spark_python_task is a script: left to Ruff
+        Valid(
+            "print(undefined_in_script)\n", path="src/task.py",
+            files={
+                "databricks.yml": "bundle:\n  name: x\nresources:\n  jobs:\n    j:\n      tasks:\n        - task_key: t\n"
+                "          spark_python_task:\n            python_file: ./src/task.py\n",
+            },
+        ),
     )
 
     def check(self, ctx):
@@ -188,16 +255,31 @@ class UndefinedName(PythonRule):
 
 
 def names_from_run_targets(ctx) -> frozenset[str] | None:
-    """Names that the notebooks included with ``%run`` define; None when a ``%run`` cannot be
-    resolved, and then the notebook is not checked.
-
-    Hook: today every ``%run`` counts as unresolved. When the project model resolves ``%run``
-    targets (NB010's path rules), return the module-level names the targets define (their
-    assignments, imports, defs, classes, and recursively their own ``%run`` targets).
-    """
-    if ctx.source.magics_named("run"):
+    """Names that the notebooks included with ``%run`` define at module level (recursively:
+    their own ``%run`` targets too); None when that is unknown, and then the notebook is not
+    checked: a ``%run`` that cannot be resolved (absolute or dynamic target, missing,
+    unparsable or non-Python file, too deep), or an included notebook whose definitions
+    cannot be followed (star import, ``exec``, masked Python such as ``%%capture``)."""
+    if not ctx.source.magics_named("run"):
+        return frozenset()
+    included = included_notebooks(ctx)
+    if not included.complete:
         return None
-    return frozenset()
+    names: set[str] = set()
+    for facts in included.notebooks:
+        defined = _module_level_names(facts.source)
+        if defined is None:
+            return None
+        names |= defined
+    return frozenset(names)
+
+
+def _module_level_names(source) -> frozenset[str] | None:
+    """The module-level names a parsed notebook defines, computed once per file and run."""
+    key = "nb009.module_level_names"
+    if key not in source.cache:
+        source.cache[key] = None if _masks_python(source) else module_level_names(source.parse(), source.code)
+    return source.cache[key]
 
 
 _RUN_LINE = re.compile(r"%run\s+[\"']?([^\s\"'\\]+)")
@@ -299,17 +381,7 @@ def _json_literal_word(module: cst.Module, node: cst.Name) -> bool:
 
 
 def _contains(tree: cst.CSTNode, target: cst.CSTNode) -> bool:
-    class _Find(cst.CSTVisitor):
-        found = False
-
-        def on_visit(self, node: cst.CSTNode) -> bool:
-            if node is target:
-                self.found = True
-            return not self.found
-
-    finder = _Find()
-    tree.visit(finder)
-    return finder.found
+    return any(node is target for node in walk(tree))
 
 
 def _masks_python(source) -> bool:
