@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from mlrules.model import Edit, Finding, Fix, Position, Severity, Span
+from mlrules.model import Edit, Finding, Fix, Severity, Span
 from mlrules.sources.text import LineIndex
 
 OUR_FAMILIES = ("MLR", "EXP", "REG", "FE", "DQ", "NB", "BND")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mlrules.model import Edit, Finding, Position, Span
+from mlrules.model import Edit, Finding, Position
 from mlrules.sources.loader import Source
 from mlrules.sources.python import PythonSource
 

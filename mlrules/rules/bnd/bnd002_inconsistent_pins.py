@@ -8,8 +8,9 @@ from packaging.utils import canonicalize_name
 
 from mlrules.analysis.requirements import exact_pin, parse_named_requirement, pip_install_words
 from mlrules.model import Applicability, Edit, Span
-from mlrules.project.bundle_model import Job, Node, TargetedFindings, View, distinct
-from mlrules.rules.base import Invalid, ProjectRule, Valid
+from mlrules.project.bundle_model import Job, Node, TargetedFindings, View
+from mlrules.rules.base import Invalid, Valid
+from mlrules.rules.bundle_rule import BundleViewRule
 from mlrules.sources.python import PythonSource
 
 ROOT = "bundle:\n  name: churn\ninclude:\n  - resources/*.yml\n"
@@ -40,7 +41,7 @@ class Pin:
         return f"job '{self.job.name}' ({self.node.location})"
 
 
-class InconsistentPins(ProjectRule):
+class InconsistentPins(BundleViewRule):
     """
     ## What it does
     Flags the same package pinned to different exact versions in one bundle: across jobs
@@ -138,22 +139,14 @@ class InconsistentPins(ProjectRule):
         ),
     )
 
-    def check(self, ctx):
-        return distinct(self._check(ctx))
-
-    def _check(self, ctx):
-        model = ctx.project.bundle_model
-        for bundle in model.bundles:
-            out = TargetedFindings(self, bundle)
-            for view in bundle.views:
-                by_package: dict[str, list[Pin]] = {}
-                for pin in _pins(view):
-                    by_package.setdefault(pin.package, []).append(pin)
-                for pins in by_package.values():
-                    if len({p.version for p in pins}) > 1:
-                        self._report_yaml(out, view, pins)
-                self._report_notebooks(out, view, by_package)
-            yield from out.findings()
+    def check_view(self, ctx, model, bundle, view, out):
+        by_package: dict[str, list[Pin]] = {}
+        for pin in _pins(view):
+            by_package.setdefault(pin.package, []).append(pin)
+        for pins in by_package.values():
+            if len({p.version for p in pins}) > 1:
+                self._report_yaml(out, view, pins)
+        self._report_notebooks(out, view, by_package)
 
     def _report_yaml(self, out: TargetedFindings, view: View, pins: list[Pin]) -> None:
         reference = _reference(pins)

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import os
 
-from mlrules.project.bundle_model import TargetedFindings, distinct, relative_to
-from mlrules.rules.base import Invalid, ProjectRule, Valid
+from mlrules.project.bundle_model import relative_to
+from mlrules.rules.base import Invalid, Valid
+from mlrules.rules.bundle_rule import BundleViewRule
 
 ROOT = "bundle:\n  name: churn\ninclude:\n  - resources/*.yml\n"
 NOTEBOOK = "# Databricks notebook source\nprint(1)\n"
@@ -13,7 +14,7 @@ def _job(path_line: str, kind: str = "notebook_task") -> str:
     return f"resources:\n  jobs:\n    train:\n      tasks:\n        - task_key: t\n          {kind}:\n            {path_line}\n"
 
 
-class TaskPathNotFound(ProjectRule):
+class TaskPathNotFound(BundleViewRule):
     """
     ## What it does
     Flags a task's `notebook_task.notebook_path` or `spark_python_task.python_file` that
@@ -94,32 +95,24 @@ class TaskPathNotFound(ProjectRule):
         ),
     )
 
-    def check(self, ctx):
-        return distinct(self._check(ctx))
-
-    def _check(self, ctx):
-        model = ctx.project.bundle_model
-        for bundle in model.bundles:
-            out = TargetedFindings(self, bundle)
-            for view in bundle.views:
-                for job in view.jobs:
-                    for task in job.tasks:
-                        run = task.run
-                        if run is None or not run.checkable or run.path is not None or run.candidate is None:
-                            continue
-                        yaml_folder = os.path.dirname(os.path.abspath(run.node.source.path))
-                        shown = relative_to(run.candidate, bundle.folder or yaml_folder)
-                        message = (
-                            f"{run.field} '{run.written}' of task '{task.label}' (job '{job.name}') resolves to "
-                            f"'{shown}', which does not exist"
-                        )
-                        if run.kind == "notebook":
-                            message += " (also tried .py, .ipynb, .sql, .scala, .r)"
-                        suggestion = bundle.suggest(run.candidate, run.kind)
-                        if suggestion is not None:
-                            message += f"; did you mean '{_as_written(run.written, suggestion, yaml_folder, bundle.folder)}'?"
-                        out.add(view, run.node.source.path, run.node.span, message)
-            yield from out.findings()
+    def check_view(self, ctx, model, bundle, view, out):
+        for job in view.jobs:
+            for task in job.tasks:
+                run = task.run
+                if run is None or not run.checkable or run.path is not None or run.candidate is None:
+                    continue
+                yaml_folder = os.path.dirname(os.path.abspath(run.node.source.path))
+                shown = relative_to(run.candidate, bundle.folder or yaml_folder)
+                message = (
+                    f"{run.field} '{run.written}' of task '{task.label}' (job '{job.name}') resolves to "
+                    f"'{shown}', which does not exist"
+                )
+                if run.kind == "notebook":
+                    message += " (also tried .py, .ipynb, .sql, .scala, .r)"
+                suggestion = bundle.suggest(run.candidate, run.kind)
+                if suggestion is not None:
+                    message += f"; did you mean '{_as_written(run.written, suggestion, yaml_folder, bundle.folder)}'?"
+                out.add(view, run.node.source.path, run.node.span, message)
 
 
 def _as_written(written: str, suggestion: str, yaml_folder: str, root: str | None) -> str:

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from mlrules.project.bundle_model import TargetedFindings, close_match, distinct
-from mlrules.rules.base import Invalid, ProjectRule, Valid
+from mlrules.project.bundle_model import close_match
+from mlrules.rules.base import Invalid, Valid
+from mlrules.rules.bundle_rule import BundleViewRule
 
 ROOT = "bundle:\n  name: churn\ninclude:\n  - resources/*.yml\n"
 
@@ -12,7 +13,7 @@ REFERENCES = (
 )
 
 
-class UndefinedKeyReference(ProjectRule):
+class UndefinedKeyReference(BundleViewRule):
     """
     ## What it does
     Flags a task that refers to something its job does not define, after the target merge:
@@ -95,47 +96,39 @@ class UndefinedKeyReference(ProjectRule):
         ),
     )
 
-    def check(self, ctx):
-        return distinct(self._check(ctx))
-
-    def _check(self, ctx):
-        model = ctx.project.bundle_model
-        for bundle in model.bundles:
-            out = TargetedFindings(self, bundle)
-            for view in bundle.views:
-                for job in view.jobs:
-                    task_keys = job.keys_of("tasks", "task_key")
-                    defined = {seq: job.keys_of(seq, key) for _ref, seq, key, _what in REFERENCES}
-                    for task in job.tasks:
-                        for ref, seq, _key, what in REFERENCES:
-                            node = task.node.get(ref)
-                            names = defined[seq]
-                            if node is None or node.value is None or names is None:
-                                continue
-                            value = view.resolve(node.value)
-                            if value is None or value in names:
-                                continue
-                            known = ", ".join(f"'{n}'" for n in sorted(names)) or "none"
-                            hint = close_match(value, names)
-                            out.add(
-                                view, node.source.path, node.span,
-                                f"Task '{task.label}' of job '{job.name}' uses {ref} '{value}', but the job defines no such {what} "
-                                f"(defined: {known})" + (f"; did you mean '{hint}'?" if hint else ""),
-                            )
-                        if task.parent is not None or task_keys is None:
-                            continue
-                        depends = task.node.get("depends_on")
-                        for item in depends.mapping_items() if depends is not None else ():
-                            node = item.get("task_key")
-                            if node is None or node.value is None:
-                                continue
-                            value = view.resolve(node.value)
-                            if value is None or value in task_keys:
-                                continue
-                            hint = close_match(value, task_keys)
-                            out.add(
-                                view, node.source.path, node.span,
-                                f"Task '{task.label}' of job '{job.name}' depends on task '{value}', which the job does not have"
-                                + (f"; did you mean '{hint}'?" if hint else ""),
-                            )
-            yield from out.findings()
+    def check_view(self, ctx, model, bundle, view, out):
+        for job in view.jobs:
+            task_keys = job.keys_of("tasks", "task_key")
+            defined = {seq: job.keys_of(seq, key) for _ref, seq, key, _what in REFERENCES}
+            for task in job.tasks:
+                for ref, seq, _key, what in REFERENCES:
+                    node = task.node.get(ref)
+                    names = defined[seq]
+                    if node is None or node.value is None or names is None:
+                        continue
+                    value = view.resolve(node.value)
+                    if value is None or value in names:
+                        continue
+                    known = ", ".join(f"'{n}'" for n in sorted(names)) or "none"
+                    hint = close_match(value, names)
+                    out.add(
+                        view, node.source.path, node.span,
+                        f"Task '{task.label}' of job '{job.name}' uses {ref} '{value}', but the job defines no such {what} "
+                        f"(defined: {known})" + (f"; did you mean '{hint}'?" if hint else ""),
+                    )
+                if task.parent is not None or task_keys is None:
+                    continue
+                depends = task.node.get("depends_on")
+                for item in depends.mapping_items() if depends is not None else ():
+                    node = item.get("task_key")
+                    if node is None or node.value is None:
+                        continue
+                    value = view.resolve(node.value)
+                    if value is None or value in task_keys:
+                        continue
+                    hint = close_match(value, task_keys)
+                    out.add(
+                        view, node.source.path, node.span,
+                        f"Task '{task.label}' of job '{job.name}' depends on task '{value}', which the job does not have"
+                        + (f"; did you mean '{hint}'?" if hint else ""),
+                    )

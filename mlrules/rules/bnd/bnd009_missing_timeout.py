@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from mlrules.model import Severity
-from mlrules.project.bundle_model import TargetedFindings, distinct
-from mlrules.rules.base import Invalid, ProjectRule, Valid
+from mlrules.rules.base import Invalid, Valid
+from mlrules.rules.bundle_rule import BundleViewRule
 
 ROOT = "bundle:\n  name: churn\ninclude:\n  - resources/*.yml\n"
 
 
-class MissingTimeout(ProjectRule):
+class MissingTimeout(BundleViewRule):
     """
     ## What it does
     Flags a bundle job without `timeout_seconds` (after the target merge) whose tasks do not
@@ -83,25 +83,17 @@ class MissingTimeout(ProjectRule):
         ),
     )
 
-    def check(self, ctx):
-        return distinct(self._check(ctx))
-
-    def _check(self, ctx):
-        model = ctx.project.bundle_model
-        for bundle in model.bundles:
-            out = TargetedFindings(self, bundle)
-            for view in bundle.views:
-                for job in view.jobs:
-                    if job.node.get("timeout_seconds") is not None or job.key is None:
-                        continue
-                    tasks = [t for t in job.tasks if t.parent is None]
-                    lacking = [t for t in tasks if t.node.get("timeout_seconds") is None]
-                    if tasks and not lacking:
-                        continue
-                    notebooks = [t.label for t in lacking if t.notebook_task is not None]
-                    detail = f" and neither do its notebook tasks {', '.join(repr(n) for n in notebooks)}" if notebooks else ""
-                    out.add(
-                        view, job.node.source.path, job.node.key_span,
-                        f"Job '{job.name}' has no timeout_seconds{detail}: a hung run keeps its compute with no limit",
-                    )
-            yield from out.findings()
+    def check_view(self, ctx, model, bundle, view, out):
+        for job in view.jobs:
+            if job.node.get("timeout_seconds") is not None or job.key is None:
+                continue
+            tasks = [t for t in job.tasks if t.parent is None]
+            lacking = [t for t in tasks if t.node.get("timeout_seconds") is None]
+            if tasks and not lacking:
+                continue
+            notebooks = [t.label for t in lacking if t.notebook_task is not None]
+            detail = f" and neither do its notebook tasks {', '.join(repr(n) for n in notebooks)}" if notebooks else ""
+            out.add(
+                view, job.node.source.path, job.node.key_span,
+                f"Job '{job.name}' has no timeout_seconds{detail}: a hung run keeps its compute with no limit",
+            )

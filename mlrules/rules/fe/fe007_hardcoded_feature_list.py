@@ -92,7 +92,7 @@ class HardcodedFeatureList(PythonRule):
         # a name assigned twice, a non-literal element, a starred element
         Valid(_IMPORT + f'names = {_EIGHT}\nnames = names[:3]\nFeatureLookup(table_name="t", lookup_key="id", feature_names=names)\n', path="train.py"),
         Valid(_IMPORT + f'FeatureLookup(table_name="t", lookup_key="id", feature_names={_SEVEN[:-1]}, extra])\n', path="train.py"),
-        Valid(_IMPORT + f'FeatureLookup(table_name="t", lookup_key="id", feature_names=[*base, "a", "b", "c", "d", "e", "f", "g", "h"])\n', path="train.py"),
+        Valid(_IMPORT + 'FeatureLookup(table_name="t", lookup_key="id", feature_names=[*base, "a", "b", "c", "d", "e", "f", "g", "h"])\n', path="train.py"),
         # not a FeatureLookup
         Valid(f'select_features(feature_names={_EIGHT})\n', path="train.py"),
         Valid(_IMPORT + f'FeatureLookup(table_name="t", lookup_key="id", feature_names={_EIGHT})\n', path="train.py", options={"min-features": 9}),

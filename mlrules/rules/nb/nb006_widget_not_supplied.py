@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from mlrules.project.bundle_model import Job, TargetedFindings, distinct
+from mlrules.project.bundle_model import Job
 from mlrules.project.task_widgets import widget_use
-from mlrules.rules.base import Invalid, ProjectRule, Valid, ipynb
+from mlrules.rules.base import Invalid, Valid, ipynb
+from mlrules.rules.bundle_rule import BundleViewRule
 
 ROOT = "bundle:\n  name: churn\ninclude:\n  - resources/*.yml\n"
 NOTEBOOK = (
@@ -19,7 +20,7 @@ def _job(params: str = "catalog: main", extra: str = "", notebook: str = "../not
     )
 
 
-class WidgetNotSupplied(ProjectRule):
+class WidgetNotSupplied(BundleViewRule):
     """
     ## What it does
     Cross-file. Flags a bundle task whose notebook reads a widget
@@ -114,53 +115,45 @@ class WidgetNotSupplied(ProjectRule):
         ),
     )
 
-    def check(self, ctx):
-        return distinct(self._check(ctx))
-
-    def _check(self, ctx):
-        model = ctx.project.bundle_model
-        for bundle in model.bundles:
-            out = TargetedFindings(self, bundle)
-            for view in bundle.views:
-                called = _jobs_started_by_other_jobs(view.jobs)
-                for job in view.jobs:
-                    if job.name in called:
+    def check_view(self, ctx, model, bundle, view, out):
+        called = _jobs_started_by_other_jobs(view.jobs)
+        for job in view.jobs:
+            if job.name in called:
+                continue
+            job_parameters = job.keys_of("parameters", "name")
+            if job_parameters is None:
+                continue
+            for task in job.tasks:
+                notebook_task = task.notebook_task
+                run = task.run
+                if notebook_task is None or run is None or run.kind != "notebook" or run.path is None:
+                    continue
+                params = notebook_task.get("base_parameters")
+                if params is not None and not params.is_map and not params.is_null:
+                    continue  # given as a variable: unknown
+                supplied = set(params.children) if params is not None and params.is_map else set()  # type: ignore[arg-type]
+                use = widget_use(model, run.path)
+                if use is None or not use.complete:
+                    continue
+                note = (
+                    " (notebook_task.parameters passes no widgets: use base_parameters)"
+                    if notebook_task.get("parameters") is not None
+                    else ""
+                )
+                reported: set[str] = set()
+                for read in use.own_reads:
+                    name = read.name
+                    if name in reported or name in supplied or name in job_parameters or name in use.declared:
                         continue
-                    job_parameters = job.keys_of("parameters", "name")
-                    if job_parameters is None:
+                    if use.protected(read):
                         continue
-                    for task in job.tasks:
-                        notebook_task = task.notebook_task
-                        run = task.run
-                        if notebook_task is None or run is None or run.kind != "notebook" or run.path is None:
-                            continue
-                        params = notebook_task.get("base_parameters")
-                        if params is not None and not params.is_map and not params.is_null:
-                            continue  # given as a variable: unknown
-                        supplied = set(params.children) if params is not None and params.is_map else set()  # type: ignore[arg-type]
-                        use = widget_use(model, run.path)
-                        if use is None or not use.complete:
-                            continue
-                        note = (
-                            " (notebook_task.parameters passes no widgets: use base_parameters)"
-                            if notebook_task.get("parameters") is not None
-                            else ""
-                        )
-                        reported: set[str] = set()
-                        for read in use.own_reads:
-                            name = read.name
-                            if name in reported or name in supplied or name in job_parameters or name in use.declared:
-                                continue
-                            if use.protected(read):
-                                continue
-                            reported.add(name)  # type: ignore[arg-type]
-                            out.add(
-                                view, notebook_task.source.path, notebook_task.key_span,
-                                f"Task '{task.label}' (job '{job.name}') runs {model.display_path(run.path)}, which reads widget "
-                                f"'{name}' ({use.where(read)}) with no default, and neither the task's base_parameters "
-                                "nor the job's parameters supply it" + note,
-                            )
-            yield from out.findings()
+                    reported.add(name)  # type: ignore[arg-type]
+                    out.add(
+                        view, notebook_task.source.path, notebook_task.key_span,
+                        f"Task '{task.label}' (job '{job.name}') runs {model.display_path(run.path)}, which reads widget "
+                        f"'{name}' ({use.where(read)}) with no default, and neither the task's base_parameters "
+                        "nor the job's parameters supply it" + note,
+                    )
 
 
 def _jobs_started_by_other_jobs(jobs: list[Job]) -> set[str]:

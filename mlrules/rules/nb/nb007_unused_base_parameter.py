@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from mlrules.model import Severity
-from mlrules.project.bundle_model import TargetedFindings, close_match, distinct
+from mlrules.project.bundle_model import close_match
 from mlrules.project.task_widgets import widget_use
-from mlrules.rules.base import Invalid, ProjectRule, Valid
+from mlrules.rules.base import Invalid, Valid
+from mlrules.rules.bundle_rule import BundleViewRule
 
 ROOT = "bundle:\n  name: churn\ninclude:\n  - resources/*.yml\n"
 NOTEBOOK = '# Databricks notebook source\ncatalog = dbutils.widgets.get("catalog")\nschema = getArgument("schema")\n'
@@ -17,7 +18,7 @@ def _job(params: str, name: str = "train", notebook: str = "../notebooks/train.p
     )
 
 
-class UnusedBaseParameter(ProjectRule):
+class UnusedBaseParameter(BundleViewRule):
     """
     ## What it does
     Cross-file. Flags a key of a task's `notebook_task.base_parameters` that the notebook it
@@ -100,39 +101,31 @@ class UnusedBaseParameter(ProjectRule):
         ),
     )
 
-    def check(self, ctx):
-        return distinct(self._check(ctx))
+    def check_view(self, ctx, model, bundle, view, out):
+        for job in view.jobs:
+            for task in job.tasks:
+                notebook_task = task.notebook_task
+                run = task.run
+                if notebook_task is None or run is None or run.kind != "notebook" or run.path is None:
+                    continue
+                params = notebook_task.get("base_parameters")
+                if params is None or not params.is_map:
+                    continue
+                use = widget_use(model, run.path)
+                if use is None or use.dynamic or not use.complete:
+                    continue
+                known = use.reads | use.declared
+                for key, value in params.children.items():  # type: ignore[union-attr]
+                    if key in known or use.mentions(key):
+                        continue
+                    if "${bundle.git." in (value.value or ""):
+                        continue  # deployment provenance recorded with the run, not an input
 
-    def _check(self, ctx):
-        model = ctx.project.bundle_model
-        for bundle in model.bundles:
-            out = TargetedFindings(self, bundle)
-            for view in bundle.views:
-                for job in view.jobs:
-                    for task in job.tasks:
-                        notebook_task = task.notebook_task
-                        run = task.run
-                        if notebook_task is None or run is None or run.kind != "notebook" or run.path is None:
-                            continue
-                        params = notebook_task.get("base_parameters")
-                        if params is None or not params.is_map:
-                            continue
-                        use = widget_use(model, run.path)
-                        if use is None or use.dynamic or not use.complete:
-                            continue
-                        known = use.reads | use.declared
-                        for key, value in params.children.items():  # type: ignore[union-attr]
-                            if key in known or use.mentions(key):
-                                continue
-                            if "${bundle.git." in (value.value or ""):
-                                continue  # deployment provenance recorded with the run, not an input
-
-                            hint = close_match(key, known)
-                            key_node = value.key
-                            span = value.key_span if key_node is not None else value.span
-                            out.add(
-                                view, value.source.path, span,
-                                f"base_parameters key '{key}' of task '{task.label}' (job '{job.name}') is never read by "
-                                f"{model.display_path(run.path)}" + (f"; did you mean '{hint}'?" if hint else ""),
-                            )
-            yield from out.findings()
+                    hint = close_match(key, known)
+                    key_node = value.key
+                    span = value.key_span if key_node is not None else value.span
+                    out.add(
+                        view, value.source.path, span,
+                        f"base_parameters key '{key}' of task '{task.label}' (job '{job.name}') is never read by "
+                        f"{model.display_path(run.path)}" + (f"; did you mean '{hint}'?" if hint else ""),
+                    )
