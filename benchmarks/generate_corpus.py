@@ -2,16 +2,31 @@
 
     python benchmarks/generate_corpus.py OUT_DIR [--scale N]
 
-Scale 1 is about 100k lines in 500 files: Databricks-source notebooks with MLflow and
-feature-engineering code, plain helper modules, and a bundle (databricks.yml + one job file
-per 10 notebooks). The same arguments always give byte-identical output.
+Scale 1 is about 100k lines in 500 files:
+
+- 300 notebooks with MLflow and feature-engineering code (one in ten written as ``.ipynb``),
+  each a few hundred lines: widgets, ``%pip`` pins, feature lookups and training sets, runs,
+  logged and registered models, and an exit signal. Some of them carry the mistakes mlrules
+  looks for (an unpinned ``%pip install``, an experiment under ``/Users``, no
+  ``dbutils.notebook.exit``, a widget no task supplies, a lookup with the wrong number of
+  keys), so a run has findings to report; one in five ``%run``s a shared setup notebook.
+- 190 plain helper modules (no MLflow), a few feature-table notebooks, the shared setup
+  notebook;
+- a bundle: ``databricks.yml`` with variables and targets, and one job file per ten notebooks
+  (environments with pins, notebook tasks with ``base_parameters``).
+
+The folder also gets an empty ``.git`` folder: it is a repository root, as a real project is.
+``OUT_DIR`` is emptied of generated files first; the same arguments always give byte-identical
+output.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
+import shutil
 
 NOTEBOOK_HEAD = """# Databricks notebook source
 # MAGIC %md
@@ -22,7 +37,7 @@ NOTEBOOK_HEAD = """# Databricks notebook source
 # MAGIC %pip install mlflow==2.19.0 scikit-learn==1.5.2 {extra}
 
 # COMMAND ----------
-
+{setup}
 import mlflow
 import pandas as pd
 from databricks.feature_engineering import FeatureEngineeringClient, FeatureLookup
@@ -31,9 +46,15 @@ from sklearn.metrics import accuracy_score
 
 catalog = dbutils.widgets.get("catalog")
 schema = dbutils.widgets.get("schema")
-mlflow.set_registry_uri("databricks-uc")
+{widget}mlflow.set_registry_uri("databricks-uc")
 mlflow.set_experiment("{experiment}")
 fe = FeatureEngineeringClient()
+"""
+
+SETUP_RUN = """
+# MAGIC %run ../_resources/setup
+
+# COMMAND ----------
 """
 
 NOTEBOOK_BLOCK = """
@@ -52,7 +73,7 @@ features_{i} = build_features_{i}(spark.table(f"{{catalog}}.{{schema}}.raw_{i}")
 lookups_{i} = [
     FeatureLookup(
         table_name=f"{{catalog}}.{{schema}}.features_{i}",
-        lookup_key=["customer_id"],
+        lookup_key={lookup_key},
         feature_names=["ratio_{i}", "amount_{i}"],
     )
 ]
@@ -70,10 +91,61 @@ with mlflow.start_run(run_name="block_{i}"):
     mlflow.log_metric("accuracy", accuracy_score(pdf_{i}["churned"], model_{i}.predict(pdf_{i}.drop("churned", axis=1))))
 """
 
+NOTEBOOK_LOG = """
+# COMMAND ----------
+
+with mlflow.start_run(run_name="final"):
+    fe.log_model(
+        model=model_0,
+        artifact_path="model",
+        flavor=mlflow.sklearn,
+        training_set=training_set_0,
+        registered_model_name=f"{{catalog}}.{{schema}}.churn_{k}",
+    )
+"""
+
 NOTEBOOK_TAIL = """
 # COMMAND ----------
 
+try:
+    summary = {{"status": "SUCCESS", "blocks": {blocks}}}
+except Exception as exc:
+    raise RuntimeError("summary failed") from exc
 dbutils.notebook.exit("SUCCESS")
+"""
+
+FEATURE_TABLE = """# Databricks notebook source
+# MAGIC %md
+# MAGIC # Feature table {i}
+
+# COMMAND ----------
+
+from databricks.feature_engineering import FeatureEngineeringClient
+
+catalog = dbutils.widgets.get("catalog")
+schema = dbutils.widgets.get("schema")
+fe = FeatureEngineeringClient()
+df = spark.table(f"{{catalog}}.{{schema}}.raw_{i}").fillna(0)
+df = df.withColumn("amount_{i}", df["amount_{i}"].cast("double"))
+fe.create_table(
+    name=f"{{catalog}}.{{schema}}.features_{i}",
+    primary_keys=["customer_id"],
+    df=df,
+    description="features for block {i}",
+)
+dbutils.notebook.exit("SUCCESS")
+"""
+
+SETUP = """# Databricks notebook source
+# MAGIC %md
+# MAGIC Shared setup, included with %run.
+
+# COMMAND ----------
+
+import mlflow
+
+shared_catalog = "ml_shared"
+mlflow.set_registry_uri("databricks-uc")
 """
 
 HELPER = '''"""Helper module {i}: plain Python without MLflow."""
@@ -112,6 +184,7 @@ JOB = """resources:
   jobs:
     job_{j}:
       name: job-{j}
+      timeout_seconds: 3600
       environments:
         - environment_key: default
           spec:
@@ -125,49 +198,112 @@ JOB = """resources:
 TASK = """        - task_key: task_{k}
           environment_key: default
           notebook_task:
-            notebook_path: ../notebooks/nb_{k:04d}.py
+            notebook_path: ../notebooks/nb_{k:04d}.{ext}
             base_parameters:
               catalog: ${{var.catalog}}
               schema: churn
 """
+
+ROOT = """bundle:
+  name: synthetic
+
+include:
+  - resources/*.yml
+
+variables:
+  catalog:
+    default: ml_dev
+
+targets:
+  dev:
+    default: true
+  prod:
+    variables:
+      catalog: ml_prod
+"""
+
+
+def notebook_text(k: int, rng: random.Random) -> tuple[str, int]:
+    estimator = rng.choice(["RandomForestClassifier", "GradientBoostingClassifier", "ExtraTreesClassifier"])
+    extra = rng.choice(["", "xgboost==2.1.1", "lightgbm==4.5.0"])
+    if k % 7 == 3:
+        extra += " shap"  # NB008: no pin
+    experiment = f"/Users/someone@example.com/exp_{k % 17}" if k % 13 == 5 else f"/Shared/exp_{k % 17}"  # EXP001
+    widget = 'threshold = float(dbutils.widgets.get("threshold"))\n' if k % 11 == 4 else ""  # NB006
+    setup = SETUP_RUN if k % 5 == 2 else ""
+    blocks = 5 + k % 3
+    parts = [NOTEBOOK_HEAD.format(title=f"Notebook {k}", extra=extra.strip(), estimator=estimator, experiment=experiment, widget=widget, setup=setup)]
+    for i in range(blocks):
+        key = '["customer_id", "region"]' if (k % 19 == 7 and i == 0) else '["customer_id"]'  # FE003
+        parts.append(NOTEBOOK_BLOCK.format(i=i, estimator=estimator, n=rng.randint(50, 400), lookup_key=key))
+    if k % 3 == 0:
+        parts.append(NOTEBOOK_LOG.format(k=k))
+    if k % 17 != 9:  # NB001: no exit signal
+        parts.append(NOTEBOOK_TAIL.format(blocks=blocks))
+    return "".join(parts), blocks
+
+
+def to_ipynb(text: str) -> str:
+    """A Databricks source notebook as nbformat 4 JSON (magic comments become cell magics)."""
+    cells = []
+    for raw in text.split("\n# COMMAND ----------\n")[0:]:
+        lines = raw.split("\n")
+        if lines and lines[0] == "# Databricks notebook source":
+            lines = lines[1:]
+        source = "\n".join(line[len("# MAGIC "):] if line.startswith("# MAGIC ") else line for line in lines).strip("\n")
+        if not source:
+            continue
+        if source.startswith("%md"):
+            cells.append({"cell_type": "markdown", "metadata": {}, "source": source[4:].splitlines(keepends=True)})
+        else:
+            cells.append({"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source.splitlines(keepends=True)})
+    doc = {"cells": cells, "metadata": {"language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(doc, indent=1) + "\n"
 
 
 def generate(out: str, scale: int = 1) -> dict:
     rng = random.Random(20261127)
     notebooks = 300 * scale
     helpers = 190 * scale
+    tables = 6
+    for folder in ("notebooks", "src", "resources", "_resources", "features", ".git"):
+        shutil.rmtree(os.path.join(out, folder), ignore_errors=True)
     os.makedirs(os.path.join(out, "notebooks"), exist_ok=True)
     os.makedirs(os.path.join(out, "src", "helpers"), exist_ok=True)
     os.makedirs(os.path.join(out, "resources"), exist_ok=True)
+    os.makedirs(os.path.join(out, "_resources"), exist_ok=True)
+    os.makedirs(os.path.join(out, "features"), exist_ok=True)
+    os.makedirs(os.path.join(out, ".git"), exist_ok=True)
     lines = files = 0
-    for k in range(notebooks):
-        estimator = rng.choice(["RandomForestClassifier", "GradientBoostingClassifier", "ExtraTreesClassifier"])
-        parts = [NOTEBOOK_HEAD.format(title=f"Notebook {k}", extra=rng.choice(["", "xgboost==2.1.1"]), estimator=estimator, experiment=f"/Shared/exp_{k % 17}")]
-        for i in range(6):
-            parts.append(NOTEBOOK_BLOCK.format(i=i, estimator=estimator, n=rng.randint(50, 400)))
-        parts.append(NOTEBOOK_TAIL)
-        text = "".join(parts)
-        _write(os.path.join(out, "notebooks", f"nb_{k:04d}.py"), text)
+
+    def write(rel: str, text: str) -> None:
+        nonlocal lines, files
+        _write(os.path.join(out, rel), text)
         lines += text.count("\n")
         files += 1
+
+    extensions = []
+    for k in range(notebooks):
+        text, _ = notebook_text(k, rng)
+        if k % 10 == 6:
+            write(os.path.join("notebooks", f"nb_{k:04d}.ipynb"), to_ipynb(text))
+            extensions.append("ipynb")
+        else:
+            write(os.path.join("notebooks", f"nb_{k:04d}.py"), text)
+            extensions.append("py")
+    for i in range(tables):
+        write(os.path.join("features", f"table_{i}.py"), FEATURE_TABLE.format(i=i))
+    write(os.path.join("_resources", "setup.py"), SETUP)
     for i in range(helpers):
         parts = [HELPER.format(i=i)]
         for j in range(9):
             parts.append(HELPER_FUNC.format(i=i, j=j, scale=round(rng.uniform(0.5, 3.0), 3)))
-        text = "".join(parts)
-        _write(os.path.join(out, "src", "helpers", f"helper_{i:04d}.py"), text)
-        lines += text.count("\n")
-        files += 1
-    jobs = notebooks // 10
-    for j in range(jobs):
-        tasks = "".join(TASK.format(k=k) for k in range(j * 10, j * 10 + 10))
-        text = JOB.format(j=j, tasks=tasks)
-        _write(os.path.join(out, "resources", f"job_{j:03d}.yml"), text)
-        lines += text.count("\n")
-        files += 1
-    root = "bundle:\n  name: synthetic\n\ninclude:\n  - resources/*.yml\n\nvariables:\n  catalog:\n    default: ml_dev\n"
-    _write(os.path.join(out, "databricks.yml"), root)
-    return {"files": files + 1, "lines": lines + root.count("\n")}
+        write(os.path.join("src", "helpers", f"helper_{i:04d}.py"), "".join(parts))
+    for j in range(notebooks // 10):
+        tasks = "".join(TASK.format(k=k, ext=extensions[k]) for k in range(j * 10, j * 10 + 10))
+        write(os.path.join("resources", f"job_{j:03d}.yml"), JOB.format(j=j, tasks=tasks))
+    write("databricks.yml", ROOT)
+    return {"files": files, "lines": lines}
 
 
 def _write(path: str, text: str) -> None:

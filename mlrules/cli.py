@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -12,6 +13,7 @@ import click
 from mlrules import __version__
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, like shells and Ruff
 
 
 def _codes(value: str | None) -> list[str] | None:
@@ -53,14 +55,37 @@ def main() -> None:
 @click.option("--fix", "apply_fixes", is_flag=True, help="Apply safe fixes (and unsafe ones with --unsafe-fixes).")
 def check(apply_fixes: bool, **kwargs) -> None:
     """Lint files and folders (default: the current folder)."""
-    sys.exit(_run(fix=apply_fixes or kwargs["diff"], **kwargs))
+    sys.exit(_interruptible(lambda: _run(fix=apply_fixes or kwargs["diff"], **kwargs)))
 
 
 @main.command()
 @_lint_options
 def fix(**kwargs) -> None:
     """Apply fixes, then report what is left."""
-    sys.exit(_run(fix=True, **kwargs))
+    sys.exit(_interruptible(lambda: _run(fix=True, **kwargs)))
+
+
+def _interruptible(run) -> int:
+    """``run()``; Ctrl-C (SIGINT) ends it with "interrupted" and exit code 130. Files are never
+    left half-written: the write path holds the signal back while a file is being replaced."""
+    import signal
+
+    previous = signal.getsignal(signal.SIGINT)
+    installed = False
+    if previous is not signal.SIG_IGN:  # a SIGINT ignored by the parent (nohup, `&`) stays ignored
+        try:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            installed = True
+        except ValueError:  # not the main thread
+            pass
+    try:
+        return run()
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    finally:
+        if installed:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
 
 def _run(*, fix: bool, paths, select, extend_select, ignore, config_path, output_format, exit_zero, statistics, no_cache, show_fixes, unsafe_fixes, diff, quiet, verbose) -> int:
@@ -116,7 +141,10 @@ def _run(*, fix: bool, paths, select, extend_select, ignore, config_path, output
             else:
                 fixed_count += outcome.fixed.get(path, 0)
     else:
-        result = linter.lint(loaded)
+        from mlrules.engine.cache import Cache
+
+        cache = None if no_cache else Cache(os.path.join(settings.root, settings.cache_dir))
+        result = linter.lint(loaded, cache=cache, drop_trees=True)
 
     for message in messages:
         click.echo(f"warning: {message}", err=True)

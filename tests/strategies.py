@@ -576,3 +576,52 @@ def project_dir(files: dict[str, bytes]):
             with open(path, "wb") as fh:
                 fh.write(data)
         yield root
+
+
+# --- inputs that fixes apply to --------------------------------------------------------------------------------------
+@st.composite
+def gently_mutated(draw, text: str, path: str = "x.py") -> bytes:
+    """Changes that keep the file valid: newline styles (LF, CRLF, mixed), a BOM, no final
+    newline, extra blank lines, an unused ``# noqa`` line (Python)."""
+    for _ in range(draw(st.integers(0, 2))):
+        kind = draw(st.integers(0, 5 if path.endswith(".py") else 3))
+        if kind == 0:
+            text = text.replace("\n", "\r\n")
+        elif kind == 1:
+            parts = text.split("\n")
+            ends = draw(st.lists(st.sampled_from(["\n", "\r\n"]), min_size=len(parts) - 1, max_size=len(parts) - 1))
+            text = "".join(p + e for p, e in zip(parts, ends + [""]))
+        elif kind == 2:
+            text = "\ufeff" + text
+        elif kind == 3:
+            text = text.rstrip("\r\n")
+        elif kind == 4:
+            text = text + draw(st.sampled_from(["\n\n", "\n# trailing comment\n", "\nx_unused = 1  # noqa: EXP001\n"]))
+        else:
+            lines = text.split("\n")
+            i = draw(st.integers(0, len(lines)))
+            lines.insert(i, draw(st.sampled_from(["", "# comment", "# noqa: NB001"])))
+            text = "\n".join(lines)
+    return text.encode("utf-8")
+
+
+@lru_cache(maxsize=1)
+def _fixable_examples() -> tuple[tuple[tuple[str, str], ...], str]:
+    from mlrules.rules import all_rules
+
+    out = []
+    for rule in all_rules():
+        for example in rule.invalid:
+            if example.fixed is not None:
+                out.append((tuple(sorted({example.path: example.code, **example.files}.items())), example.path))
+    return tuple(out)
+
+
+@st.composite
+def fixable_project(draw) -> dict[str, bytes]:
+    """A rule example that has a fix, its files kept valid but in varied newline/BOM styles."""
+    files, main = draw(st.sampled_from(_fixable_examples()))
+    out = {}
+    for path, text in files:
+        out[path] = draw(gently_mutated(text, path)) if path == main or draw(st.booleans()) else text.encode("utf-8")
+    return out

@@ -34,7 +34,7 @@ from mlrules.engine.runner import Linter, LintResult, LoadedFiles
 from mlrules.model import Finding
 from mlrules.output import FORMATS, Report, render
 from mlrules.sources.python import PythonSource
-from mlrules.sources.text import BOM
+from mlrules.sources.text import BOM, LineIndex
 
 
 @contextmanager
@@ -58,8 +58,9 @@ def lint_tree(root: str) -> tuple[Linter, LoadedFiles, LintResult]:
 
 def _raw_lines(root: str, path: str) -> list[str]:
     with open(os.path.join(root, path), "rb") as fh:
-        text = fh.read().decode("utf-8", "replace")
-    return text.removeprefix(BOM).split("\n")
+        text = fh.read().decode("utf-8", "replace").removeprefix(BOM)
+    index = LineIndex(text, yaml_breaks=path.endswith((".yml", ".yaml")))  # YAML rows end where YAML says
+    return [index.line(row) for row in range(1, index.line_count + 1)]
 
 
 def _in_lines(lines: list[str], row: int, column: int) -> bool:

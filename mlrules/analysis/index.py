@@ -13,7 +13,7 @@ from functools import cached_property
 
 import libcst as cst
 
-from mlrules.analysis.walk import children
+from mlrules.analysis.walk import child_list
 
 # Public aliases of one class/function, folded to one canonical name.
 CANONICAL = {
@@ -204,22 +204,30 @@ class _IndexBuilder:
         index = self.index
         by_type = index.by_type
         parents = index.parents
+        handlers: dict[type, object] = {}
         _LEAVE = object()
         stack: list = [(module, None)]
+        push = stack.append
         while stack:
             node, parent = stack.pop()
             if node is _LEAVE:
                 parent()  # a leave callback
                 continue
             parents[node] = parent
-            by_type.setdefault(type(node), []).append(node)
-            handler = getattr(self, "visit_" + type(node).__name__, None)
-            leave = handler(node) if handler is not None else None
-            if leave is not None:
-                stack.append((_LEAVE, leave))
-            kids = list(children(node))
-            for kid in reversed(kids):
-                stack.append((kid, node))
+            node_type = type(node)
+            nodes = by_type.get(node_type)
+            if nodes is None:
+                nodes = by_type[node_type] = []
+                handlers[node_type] = getattr(self, "visit_" + node_type.__name__, None)
+            nodes.append(node)
+            handler = handlers[node_type]
+            if handler is not None:
+                leave = handler(node)
+                if leave is not None:
+                    push((_LEAVE, leave))
+            kids = child_list(node)
+            for i in range(len(kids) - 1, -1, -1):
+                push((kids[i], node))
 
     # scopes
     @property

@@ -213,8 +213,9 @@ def installs_own_package(root: str) -> bool:
                 if seen > 300:
                     break
                 try:
-                    with open(os.path.join(folder, name), encoding="utf-8", errors="replace") as fh:
-                        text = fh.read(500_000)
+                    from mlrules.sources.limits import read_regular
+
+                    text = read_regular(os.path.join(folder, name), 500_000).decode("utf-8", "replace")  # never blocks on a FIFO
                 except OSError:
                     continue
                 if _WHEEL_HINT.search(text):

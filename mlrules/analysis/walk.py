@@ -53,6 +53,36 @@ def child_fields(node_type: type) -> tuple[str, ...]:
     return fields
 
 
+_NODE_TYPES: dict[type, bool] = {}
+
+
+def is_node(value: object) -> bool:
+    """``isinstance(value, cst.CSTNode)``, without the cost of an ABC check per call."""
+    kind = type(value)
+    found = _NODE_TYPES.get(kind)
+    if found is None:
+        found = _NODE_TYPES[kind] = isinstance(value, cst.CSTNode)
+    return found
+
+
+def child_list(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """``list(children(node))``, faster (the shared index calls it for every node)."""
+    out: list[cst.CSTNode] = []
+    fields = _FIELDS.get(type(node))
+    if fields is None:
+        fields = child_fields(type(node))
+    for name in fields:
+        value = getattr(node, name)
+        kind = type(value)
+        if kind is tuple or kind is list:
+            for item in value:
+                if is_node(item):
+                    out.append(item)
+        elif is_node(value):
+            out.append(value)
+    return out
+
+
 def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """Child nodes in source order (whitespace-only fields skipped)."""
     for name in child_fields(type(node)):

@@ -2,7 +2,26 @@
 
 One entry per (kind, key): a pickle written through a temp file + rename, so concurrent
 runs never see half an entry; an unreadable or corrupted entry is a miss, never an error.
-Keys are SHA-256 digests of everything the value depends on (see ``digest``).
+Keys are SHA-256 digests of what selects the entry (see ``digest``); each entry holds what
+it must be checked against before use.
+
+Two levels (``cached_lint``):
+
+- **file** entries, one slot per (mlrules code, working folder, rules and their options, file
+  path): the content hash of the file, its file-rule findings (before suppression), its
+  notebook facts as plain data, the *question set* its rules asked the project (a digest;
+  the questions themselves are a ``qset`` entry shared by every file that asked the same)
+  and the disk probes they made. An entry is used when the content hash matches, every
+  question gets the same answer from the current project (``recording.Replayer``) and
+  every probe the same result. Suppression (``# noqa``, ``per-file-ignores``) and the
+  cross-file rules run again, from the cached facts: no file is parsed.
+- a **run** manifest, one slot per (mlrules code, working folder, settings, given paths):
+  the hashes of every file the run loaded, every disk probe of the run (project model,
+  cross-file rules, file rules) and the final result. When nothing changed, the run is
+  answered from it without building the project or importing a rule.
+
+The mlrules code digest is the version plus the size and modification time of every module
+of the installed package, so editing a rule while developing also invalidates everything.
 """
 
 from __future__ import annotations
@@ -15,7 +34,7 @@ from typing import Any
 
 from mlrules import __version__
 
-_FORMAT = "1"
+_FORMAT = "2"
 
 
 def digest(*parts: Any) -> str:
@@ -45,6 +64,12 @@ class Cache:
     def get(self, kind: str, key: str) -> Any | None:
         if self.folder is None:
             return None
+        from mlrules.engine.recording import paused
+
+        with paused():  # the cache's own files are not what a result depends on
+            return self._get(kind, key)
+
+    def _get(self, kind: str, key: str) -> Any | None:
         try:
             with open(self._path(kind, key), "rb") as fh:
                 value = pickle.load(fh)
@@ -60,6 +85,12 @@ class Cache:
     def put(self, kind: str, key: str, value: Any) -> None:
         if self.folder is None:
             return
+        from mlrules.engine.recording import paused
+
+        with paused():
+            self._put(kind, key, value)
+
+    def _put(self, kind: str, key: str, value: Any) -> None:
         path = self._path(kind, key)
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -87,3 +118,147 @@ def _ensure_gitignore(folder: str) -> None:
                 fh.write("# created by mlrules\n*\n")
         except OSError:
             pass
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+_CODE_DIGEST: str | None = None
+
+
+def code_digest() -> str:
+    """The mlrules version and the state of every module of the package."""
+    global _CODE_DIGEST
+    if _CODE_DIGEST is None:
+        import mlrules
+
+        root = os.path.dirname(os.path.abspath(mlrules.__file__))
+        parts = [__version__]
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    path = os.path.join(folder, name)
+                    try:
+                        stat = os.stat(path)
+                    except OSError:
+                        continue
+                    parts.append(f"{os.path.relpath(path, root)}:{stat.st_size}:{stat.st_mtime_ns}")
+        _CODE_DIGEST = digest(*parts)
+    return _CODE_DIGEST
+
+
+def _settings_parts(linter) -> tuple:
+    settings = linter.settings
+    explicit = tuple(sorted(r.code for r in linter._rules)) if linter._rules is not None else None
+    return (settings.select, sorted(settings.extend_select), sorted(settings.ignore), sorted(settings.options.items()), explicit)
+
+
+def file_slot(linter, path: str) -> str:
+    """The slot of a file's entry: what its file-rule results depend on besides the project."""
+    options = sorted((code, repr(sorted(values.items()))) for code, values in linter.settings.options.items() if code in linter.selected)
+    return digest("file", code_digest(), os.getcwd(), sorted(linter.selected), options, path)
+
+
+def run_slot(linter, loaded, only) -> str:
+    settings = linter.settings
+    return digest(
+        "run", code_digest(), os.getcwd(), _settings_parts(linter), settings.root, settings.config_path,
+        sorted(settings.per_file_ignores.items()), settings.exclude, settings.extend_exclude, settings.max_file_size,
+        loaded.paths, sorted(only) if only is not None else None,
+    )
+
+
+def inputs_digest(loaded, only) -> str:
+    """Every file the run loaded, by content; and what loading reported."""
+    from mlrules.engine.parallel import content_hash
+
+    parts = []
+    for path in sorted(loaded.sources):
+        source = loaded.sources[path]
+        data = loaded.original_bytes.get(path)
+        parts.append((path, type(source).__name__, content_hash(data if data is not None else source.text)))
+    parts.append(sorted((p, repr(problem)) for p, problem in loaded.problems.items()))
+    parts.append(sorted((p, content_hash(text)) for p, text in loaded.requirements.items()))
+    parts.append(sorted(loaded.context))
+    parts.append(sorted(loaded.only) if loaded.only is not None else None)
+    parts.append([(e.path, e.message) for e in loaded.errors])
+    parts.append(list(loaded.notices))
+    return digest(*parts)
+
+
+# --- the cached run --------------------------------------------------------------------------
+
+
+def cached_lint(linter, loaded, only, cache: Cache, jobs):
+    """``Linter.lint`` with the cache: the run manifest, else per-file entries, else linting."""
+    from mlrules.engine import recording
+    from mlrules.engine.parallel import tuned_gc
+    from mlrules.engine.runner import LintResult
+
+    slot = run_slot(linter, loaded, only)
+    inputs = inputs_digest(loaded, only)
+    manifest = cache.get("run", slot)
+    if isinstance(manifest, dict) and manifest.get("inputs") == inputs and recording.probes_valid(manifest.get("probes", {})):
+        return LintResult(findings=list(manifest["findings"]), errors=list(loaded.errors) + list(manifest["errors"]), notices=list(loaded.notices))
+    probes = recording.Probes()
+    recording.clear_helper_caches()
+    with tuned_gc(len(loaded.sources)), recording.probing(probes):
+        from mlrules.project.model import Project
+
+        project = Project.build(loaded.sources, loaded.requirements)
+        replayer = recording.Replayer(project)
+        hits = _valid_entries(linter, loaded, only, cache, replayer)
+        result = linter.lint_uncached(loaded, only, jobs=jobs, drop_trees=True, cache=cache, hits=hits, replayer=replayer)
+    run_probes = dict(probes.run)
+    opaque = False
+    for file_result in result.file_results.values():
+        run_probes.update(file_result.run_probes)
+        opaque |= file_result.opaque
+    if not opaque:
+        own_errors = result.errors[len(loaded.errors):]
+        cache.put("run", slot, {"inputs": inputs, "probes": run_probes, "findings": result.findings, "errors": own_errors})
+    return result
+
+
+def _valid_entries(linter, loaded, only, cache: Cache, replayer) -> dict:
+    """Cached file results that still hold, by path. Facts of every file whose content is
+    unchanged are installed first: they depend on nothing else, and questions about them
+    are then answered without parsing."""
+    from mlrules.engine import recording
+    from mlrules.engine.parallel import FileResult, content_hash
+
+    project = replayer.project
+    entries = {}
+    for path in loaded.sources:
+        if only is not None and path not in only:
+            continue
+        entry = cache.get("file", file_slot(linter, path))
+        if not isinstance(entry, dict):
+            continue
+        data = loaded.original_bytes.get(path)
+        if entry.get("content") != content_hash(data if data is not None else loaded.sources[path].text):
+            continue
+        entries[path] = entry
+        facts = entry.get("facts")
+        if facts is not None:
+            project._facts[path] = facts.attach(loaded.sources[path])
+    hits = {}
+    qsets: dict[str, tuple | None] = {}
+    probe_memo: dict = {}
+    for path, entry in entries.items():
+        digest_ = entry.get("qset")
+        if digest_ is None:
+            continue
+        if digest_ not in qsets:
+            queries = cache.get("qset", digest_)
+            qsets[digest_] = queries if isinstance(queries, tuple) else None
+        queries = qsets[digest_]
+        if queries is None or not replayer.valid(digest_, queries):
+            continue
+        if not recording.probes_valid(entry.get("probes", {}), probe_memo):
+            continue
+        hits[path] = FileResult(
+            path, list(entry["findings"]), list(entry["errors"]), entry.get("facts"), digest_, None,
+            entry.get("probes", {}), entry.get("run_probes", {}),
+        )
+    return hits

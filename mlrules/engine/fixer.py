@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import difflib
 import os
+import signal
+import stat
 import tempfile
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from mlrules.engine.runner import LintResult, Linter, LoadedFiles
 from mlrules.model import Applicability, Edit, Finding, Fix
@@ -124,30 +129,139 @@ def unified_diff(path: str, before: bytes, after: bytes) -> str:
 def write_atomic(path: str, data: bytes, expected_before: bytes) -> str | None:
     """Write ``data`` to ``path`` through a temp file + rename. Returns an error message or None.
 
-    The file is not written when it changed on disk since it was read (another process).
-    A symlink stays a symlink: its target is replaced.
+    The guarantees (README, Safety): the file is either left exactly as it was or replaced by
+    ``data`` as a whole, never partly written:
+
+    - ``data`` goes to a temporary file in the same folder, is flushed to disk (``fsync``) and
+      renamed over the file (atomic); on any failure (disk full, permissions, Ctrl-C) the
+      temporary file is removed and the file is untouched;
+    - the file is not written when it changed on disk since it was read, was deleted, or became
+      something other than a regular file; nor when it is read-only (no write permission bit);
+    - the check and the rename happen under a lock on the folder, so two ``mlrules fix`` runs
+      never both write a file they read in the same state;
+    - Ctrl-C (SIGINT) or SIGTERM during the write is held back until the file is complete;
+    - the file keeps its permissions (and its owner, where allowed); a symlink stays a symlink
+      (its target is replaced).
     """
     target = os.path.realpath(path)
+    folder = os.path.dirname(target) or "."
     try:
-        with open(target, "rb") as fh:
-            if fh.read() != expected_before:
-                return f"{path}: changed on disk during the run; not written"
-        mode = os.stat(target).st_mode
-        folder = os.path.dirname(target)
-        fd, tmp = tempfile.mkstemp(prefix=".mlrules-", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, mode & 0o7777)
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        with _signals_held(), _folder_lock(folder):
+            return _replace_if_unchanged(path, target, folder, data, expected_before)
     except OSError as exc:
         return f"{path}: could not write the fix: {exc.strerror or exc}"
+
+
+def _replace_if_unchanged(path: str, target: str, folder: str, data: bytes, expected_before: bytes) -> str | None:
+    from mlrules.sources.limits import NotRegularFile, read_regular
+
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        return f"{path}: deleted during the run; not written"
+    if not stat.S_ISREG(info.st_mode):
+        return f"{path}: no longer a regular file; not written"
+    if not info.st_mode & 0o222 or not os.access(target, os.W_OK):
+        return f"{path}: the file is read-only; not written"
+    try:
+        current = read_regular(target)
+    except FileNotFoundError:
+        return f"{path}: deleted during the run; not written"
+    except NotRegularFile:
+        return f"{path}: no longer a regular file; not written"
+    if current != expected_before:
+        return f"{path}: changed on disk during the run; not written"
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".mlrules-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        return f"{path}: could not write the fix: cannot create a temporary file in {folder or '.'}: {exc.strerror or exc}"
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+            try:
+                os.fchmod(fd, stat.S_IMODE(info.st_mode))
+            except (AttributeError, OSError):  # no fchmod (Windows): chmod the path
+                os.chmod(tmp, stat.S_IMODE(info.st_mode))
+            if hasattr(os, "fchown") and (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
+                try:
+                    os.fchown(fd, info.st_uid, info.st_gid)
+                except OSError:
+                    pass  # only the owner's group or root may: the file then gets ours
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_folder(folder)
     return None
+
+
+def _fsync_folder(folder: str) -> None:
+    """Make the rename durable (best effort: not every system can open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _folder_lock(folder: str) -> Iterator[None]:
+    """An exclusive advisory lock on the folder (``flock``), held while a file in it is checked
+    and replaced: concurrent mlrules runs take turns. No lock where ``flock`` is missing."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            pass  # a file system without locks: the content check still applies
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold back SIGINT and SIGTERM until the block is done, then deliver them (a file is
+    never left half-replaced by Ctrl-C). Only the main thread can handle signals."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {}
+    for signum in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
+        if signum is None:
+            continue
+        try:
+            previous[signum] = signal.signal(signum, lambda number, _frame: received.append(number))
+        except (ValueError, OSError):
+            pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(received):
+            signal.raise_signal(signum)  # now, with the handler the run had (KeyboardInterrupt for SIGINT)

@@ -118,7 +118,7 @@ def answer_of(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, str) and len(value) <= _SMALL:
-        return value
+        return str(value)
     out: list[str] = []
     _canon(value, out, [_MAX_PLAIN])
     return _sha("".join(out).encode("utf-8", "surrogatepass"))
@@ -215,6 +215,7 @@ class Recorder:
         self.asked: set[int] | None = None  # leaf ids asked while linting the current file
         self.opaque = False
         self.depth = 0  # > 0 while a project method runs
+        self.consumed: set[int] = set()  # iterators (answers) the current file has iterated
         self.root = _Proxy(self, project, (), None)
         self._sets: dict[frozenset, tuple[str, tuple[Query, ...]]] = {}
 
@@ -222,6 +223,7 @@ class Recorder:
     def begin(self) -> None:
         self.asked = set()
         self.opaque = False
+        self.consumed = set()
 
     def end(self) -> tuple[str | None, tuple[Query, ...] | None]:
         """(question-set digest, the questions) of the file; (None, None) when opaque."""
@@ -245,7 +247,7 @@ class Recorder:
 
     def use(self, found: Any) -> Any:
         if isinstance(found, _Leaf):
-            if self.asked is not None:
+            if found.id >= 0 and self.asked is not None:
                 self.asked.add(found.id)
             return found.value
         if isinstance(found, _Raised):
@@ -258,17 +260,21 @@ class Recorder:
         return found  # a proxy
 
     def wrap(self, value: Any, chain: Chain) -> Any:
-        """A leaf for plain data, a proxy for objects."""
+        """A leaf for plain data, a proxy for objects (raw, and opaque, for syntax trees)."""
+        if isinstance(value, _ItemsToken):
+            return _Leaf(-1, value)  # bookkeeping of an iteration: not a question of its own
         kind = _kind_of(value)
-        if kind is None and not _is_special(value):
+        if kind is not None:
+            return _Proxy(self, value, chain, kind)
+        module = type(value).__module__ or ""
+        if module.startswith("libcst") or module == "mlrules.analysis.index":
+            return _Raw(value)
+        if not _is_special(value):
             try:
                 return self._leaf(chain, answer_of(value), value)
             except _Opaque:
                 pass
-            if callable(value) or not (type(value).__module__ or "").startswith(("libcst", "mlrules.analysis.index")):
-                return _Proxy(self, value, chain, None)
-            return _Raw(value)
-        return _Proxy(self, value, chain, kind)
+        return _Proxy(self, value, chain, None)
 
     def compute(self, proxy: "_Proxy", step: tuple, compute: Callable[[], Any]) -> Any:
         kids = object.__getattribute__(proxy, "_rp_kids")
@@ -331,8 +337,8 @@ class _Proxy:
     def _rp_items(self) -> list:
         rec = object.__getattribute__(self, "_rp_rec")
         target = object.__getattribute__(self, "_rp_t")
-        count = rec.compute(self, ("len",), lambda: len(list(target)))
         items = rec.compute(self, ("items",), lambda: _ItemsToken(list(target)))
+        count = rec.compute(self, ("len",), lambda: len(items))
         kids = object.__getattribute__(self, "_rp_kids")
         out = []
         chain = object.__getattribute__(self, "_rp_chain")
@@ -345,6 +351,12 @@ class _Proxy:
         return out
 
     def __iter__(self) -> Iterator[Any]:
+        target = object.__getattribute__(self, "_rp_t")
+        if hasattr(type(target), "__next__"):  # an iterator is consumed by its first iteration (per file)
+            rec = object.__getattribute__(self, "_rp_rec")
+            if id(self) in rec.consumed:
+                return iter(())
+            rec.consumed.add(id(self))
         return iter(self._rp_items())
 
     def __reversed__(self) -> Iterator[Any]:
@@ -353,7 +365,8 @@ class _Proxy:
     def __len__(self) -> int:
         rec = object.__getattribute__(self, "_rp_rec")
         target = object.__getattribute__(self, "_rp_t")
-        return rec.compute(self, ("len",), lambda: len(list(target)))
+        items = rec.compute(self, ("items",), lambda: _ItemsToken(list(target)))
+        return rec.compute(self, ("len",), lambda: len(items))
 
     def __bool__(self) -> bool:
         rec = object.__getattribute__(self, "_rp_rec")
@@ -444,33 +457,6 @@ class _ItemsToken(list):
     """The items of an iterated object: held by the memo, never an answer of its own."""
 
 
-def _is_items_token(value: Any) -> bool:
-    return isinstance(value, _ItemsToken)
-
-
-# Items and content tokens are bookkeeping: they must not be recorded as leaves of their own.
-_original_wrap = Recorder.wrap
-
-
-def _wrap(self: Recorder, value: Any, chain: Chain) -> Any:
-    if isinstance(value, _ItemsToken):
-        return _Leaf(-1, value)
-    return _original_wrap(self, value, chain)
-
-
-Recorder.wrap = _wrap  # type: ignore[method-assign]
-
-
-def _use(self: Recorder, found: Any) -> Any:
-    if isinstance(found, _Leaf) and found.id < 0:
-        return found.value
-    return _original_use(self, found)
-
-
-_original_use = Recorder.use
-Recorder.use = _use  # type: ignore[method-assign]
-
-
 # --- replay ----------------------------------------------------------------------------------
 
 
@@ -483,14 +469,21 @@ class Replayer:
         self._answers: dict[Chain, Any] = {}
         self._sets: dict[str, bool] = {}
 
-    _FAILED = object()
-
     def _value(self, chain: Chain) -> Any:
         if chain in self._values:
             value = self._values[chain]
         else:
             try:
-                value = self._step(self._value(chain[:-1]), chain[-1])
+                step = chain[-1]
+                if step[0] == "i":
+                    items = self._value(chain[:-1] + (("items",),))
+                    if step[1] >= len(items):
+                        raise _StepFailed(("missing", step[1]))
+                    value = items[step[1]]
+                elif step[0] == "len":
+                    value = len(self._value(chain[:-1] + (("items",),)))
+                else:
+                    value = self._step(self._value(chain[:-1]), step)
             except _StepFailed as exc:
                 value = exc
             except Exception as exc:  # the project raised: that is the answer
@@ -505,14 +498,9 @@ class Replayer:
         if kind == "a":
             return getattr(target, step[1])
         if kind == "c":
-            args = tuple(self._decode(a) for a in step[1][1]) if step[1][0] == "t" else ()
+            args = tuple(self._decode(a) for a in step[1][1])
             kwargs = {k: self._decode(v) for k, v in step[2]}
             return target(*args, **kwargs)
-        if kind == "i":
-            items = self._items(target)
-            if step[1] >= len(items):
-                raise _StepFailed(("missing", step[1]))
-            return items[step[1]]
         if kind == "g":
             return target[self._decode(step[1])]
         if kind == "len":
@@ -533,9 +521,6 @@ class Replayer:
             return _ContentToken(content_answer(target))
         raise _StepFailed(("unknown step", kind))
 
-    def _items(self, target: Any) -> list:
-        return list(target)
-
     def _decode(self, token: Any) -> Any:
         kind, value = token
         if kind == "v":
@@ -553,18 +538,11 @@ class Replayer:
     def answer(self, chain: Chain) -> Any:
         if chain not in self._answers:
             try:
-                value = self._value(chain)
-                if chain and chain[-1][0] == "i":
-                    # an item's own answer is only recorded when it is plain data
-                    answer = answer_of(value)
-                elif isinstance(value, _ContentToken):
-                    answer = str(value)
-                else:
-                    answer = answer_of(value)
+                answer = answer_of(self._value(chain))
             except _StepFailed as exc:
                 answer = exc.answer
             except _Opaque:
-                answer = _StepFailed(("opaque",))
+                answer = ("opaque",)
             self._answers[chain] = answer
         return self._answers[chain]
 
@@ -593,17 +571,51 @@ class Probes:
 
     def __init__(self) -> None:
         self.run: dict[Probe, Any] = {}
-        self.file: dict[Probe, Any] | None = None
+        # Probes made by rule code (outside project methods) since recording started in this
+        # process: a file's own probes are all of them up to its end, because helpers keep
+        # what they read (``lru_cache``) and a later file may use it without probing again.
+        self.rules: dict[Probe, Any] = {}
+        self.file: dict[Probe, Any] | None = None  # not None while a file is linted
+        self.file_all: dict[Probe, Any] | None = None  # every probe while the current file is linted
         self.recorder: Recorder | None = None  # probes inside project methods are not the file's
         self._inside = 0
 
     def note(self, probe: Probe, answer: Any) -> None:
         self.run[probe] = answer
+        if self.file_all is not None:
+            self.file_all[probe] = answer
         if self.file is not None and (self.recorder is None or self.recorder.depth == 0):
+            self.rules[probe] = answer
             self.file[probe] = answer
+
+    def file_probes(self) -> dict[Probe, Any]:
+        """The probes the current file's results depend on (see ``rules``)."""
+        return dict(self.rules)
+
+
+def clear_helper_caches() -> None:
+    """Empty the ``functools`` caches of mlrules' modules (they may hold what an earlier run
+    in this process read from disk, which this run's recording would then miss)."""
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("mlrules.") or module is None:
+            continue
+        for value in list(vars(module).values()):
+            clear = getattr(value, "cache_clear", None)
+            if callable(clear) and getattr(value, "__module__", None) == name:
+                try:
+                    clear()
+                except Exception:
+                    pass
 
 
 _ACTIVE: Probes | None = None
+
+
+def current_probes() -> Probes | None:
+    """The probes being recorded in this process (also in a worker forked while recording)."""
+    return _ACTIVE
 
 
 def _path_arg(value: Any) -> str | None:
@@ -645,6 +657,13 @@ def probe_answer(kind: str, path: str) -> Any:
     raise ValueError(kind)
 
 
+@contextmanager
+def paused() -> Iterator[None]:
+    """No recording of probes inside (the cache reading and writing its own files)."""
+    with _paused():
+        yield
+
+
 def probes_valid(probes: Any, memo: dict | None = None) -> bool:
     """Every probe gives the same answer now."""
     with _paused():
@@ -675,22 +694,23 @@ def _wrapper(kind: str, function: Callable) -> Callable:
         active = _ACTIVE
         if active is None or active._inside:
             return function(path, *args, **kwargs)
+        where = _path_arg(path)
         active._inside += 1
         try:
             result = function(path, *args, **kwargs)
+        except OSError as exc:
+            if where is not None:
+                active.note((kind, where), ("error", exc.errno))
+            raise
         finally:
             active._inside -= 1
-        where = _path_arg(path)
         if where is not None:
-            active.note((kind, where), probe_answer(kind, where) if kind in ("listdir", "size") else _bool_or(result))
+            answer = _sha(repr(sorted(result)).encode("utf-8", "surrogateescape")) if kind == "listdir" else result
+            active.note((kind, where), answer)
         return result
 
     probe.__wrapped__ = function  # type: ignore[attr-defined]
     return probe
-
-
-def _bool_or(result: Any) -> Any:
-    return result if isinstance(result, bool) else result
 
 
 def _scandir_wrapper(function: Callable) -> Callable:

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import ast
+import errno
 import os
 import traceback
 from dataclasses import dataclass, field
+
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from mlrules.engine.config import Settings
 from mlrules.engine.discovery import discover
 from mlrules.engine.suppression import Suppressions
 from mlrules.model import FileError, Finding, Position, Severity, Span
-from mlrules.project.model import Project
 from mlrules.rules import EngineRule, ProjectRule, PythonRule, Rule, YamlRule, all_rules
-from mlrules.rules.context import ProjectContext, PythonContext, YamlContext
 from mlrules.sources.loader import ParseProblem, Skipped, Source, load_source
 from mlrules.sources.python import PythonSource
+
+if TYPE_CHECKING:
+    from mlrules.engine.cache import Cache
+    from mlrules.project.model import Project
 
 MLR001 = "MLR001"
 
@@ -32,6 +38,7 @@ class LoadedFiles:
     # that given files belong to): findings are then reported on these given paths only.
     only: set[str] | None = None
     context: set[str] = field(default_factory=set)  # the files loaded for the model only
+    paths: list[str] = field(default_factory=list)  # the paths given to load()
 
 
 @dataclass
@@ -39,34 +46,64 @@ class LintResult:
     findings: list[Finding] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    # path -> engine.parallel.FileResult of every linted file (what the cache stores)
+    file_results: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 class Linter:
+    """Loads files and lints them. The rules are imported and instantiated on first use, so a
+    run answered by the cache (``engine.cache``) never imports them (nor libcst)."""
+
     def __init__(self, settings: Settings, rules: list[type[Rule]] | None = None) -> None:
         self.settings = settings
-        rule_classes = settings.enabled_rules() if rules is None else rules
-        self.selected = {r.code for r in rule_classes}
-        self.known = {r.code for r in all_rules()}
-        make = lambda cls: cls(settings.options.get(cls.code))  # noqa: E731 - configured options reach the rule
-        self.python_rules = [make(r) for r in rule_classes if issubclass(r, PythonRule)]
-        self.yaml_rules = [make(r) for r in rule_classes if issubclass(r, YamlRule)]
-        self.project_rules = [make(r) for r in rule_classes if issubclass(r, ProjectRule)]
-        self.rule_by_code = {r.code: r for r in rule_classes if not issubclass(r, EngineRule)}
+        self._rules = rules
+
+    @cached_property
+    def rule_classes(self) -> list[type[Rule]]:
+        return self.settings.enabled_rules() if self._rules is None else list(self._rules)
+
+    @cached_property
+    def selected(self) -> set[str]:
+        return {r.code for r in self.rule_classes}
+
+    @cached_property
+    def known(self) -> set[str]:
+        return {r.code for r in all_rules()}
+
+    def _make(self, cls: type[Rule]) -> Rule:
+        return cls(self.settings.options.get(cls.code))  # configured options reach the rule
+
+    @cached_property
+    def python_rules(self) -> list[Rule]:
+        return [self._make(r) for r in self.rule_classes if issubclass(r, PythonRule)]
+
+    @cached_property
+    def yaml_rules(self) -> list[Rule]:
+        return [self._make(r) for r in self.rule_classes if issubclass(r, YamlRule)]
+
+    @cached_property
+    def project_rules(self) -> list[Rule]:
+        return [self._make(r) for r in self.rule_classes if issubclass(r, ProjectRule)]
+
+    @cached_property
+    def rule_by_code(self) -> dict[str, type[Rule]]:
+        return {r.code: r for r in self.rule_classes if not issubclass(r, EngineRule)}
 
     # --- loading ----------------------------------------------------------------------------
     def load(self, paths: list[str]) -> LoadedFiles:
         found = discover(paths, self.settings.exclude + self.settings.extend_exclude, self.settings.root)
-        loaded = LoadedFiles()
+        loaded = LoadedFiles(paths=list(paths))
         for missing in found.missing:
             loaded.errors.append(FileError(missing, "no such file or folder"))
         for path in found.files:
             self.load_one(path, loaded)
         self.load_bundle_context(paths, found.files, loaded)
+        from mlrules.sources.limits import read_regular
+
         for path in found.requirements:
             try:
-                with open(path, "rb") as fh:
-                    loaded.requirements[path] = fh.read(self.settings.max_file_size).decode("utf-8", "replace")
-            except OSError:
+                loaded.requirements[path] = read_regular(path, self.settings.max_file_size).decode("utf-8", "replace")
+            except OSError:  # unreadable, not a regular file, too large: no pins from it
                 pass
         return loaded
 
@@ -127,15 +164,16 @@ class Linter:
             loaded.only = {p for p in [*loaded.sources, *loaded.problems] if p not in loaded.context}
 
     def load_one(self, path: str, loaded: LoadedFiles, known_bundle_file: bool = False) -> None:
+        from mlrules.sources.limits import NotRegularFile, TooLarge, read_regular
+
         try:
-            size = os.path.getsize(path)
-            if size > self.settings.max_file_size:
-                loaded.notices.append(f"{path}: skipped, {size} bytes is over max-file-size ({self.settings.max_file_size})")
-                return
-            with open(path, "rb") as fh:
-                data = fh.read()
+            data = read_regular(path, self.settings.max_file_size)
+        except (NotRegularFile, TooLarge) as exc:  # a FIFO would block, a device never ends
+            loaded.notices.append(f"{path}: skipped, {exc.strerror}")
+            return
         except OSError as exc:
-            loaded.errors.append(FileError(path, f"cannot read: {exc.strerror or exc}"))
+            loop = " (a symbolic link loop)" if exc.errno == errno.ELOOP else ""
+            loaded.errors.append(FileError(path, f"cannot read: {exc.strerror or exc}{loop}"))
             return
         try:
             result = load_source(path, data, known_bundle_file=known_bundle_file)
@@ -151,27 +189,80 @@ class Linter:
             loaded.original_bytes[path] = data
 
     # --- linting ----------------------------------------------------------------------------
-    def lint(self, loaded: LoadedFiles, only: set[str] | None = None) -> LintResult:
-        """Lint every loaded file (or only the paths in ``only``) with the project built from all."""
-        result = LintResult(errors=list(loaded.errors), notices=list(loaded.notices))
+    def lint(
+        self, loaded: LoadedFiles, only: set[str] | None = None, *, cache: "Cache | None" = None, jobs: int | None = None,
+        drop_trees: bool = False,
+    ) -> LintResult:
+        """Lint every loaded file (or only the paths in ``only``) with the project built from all.
+
+        ``cache``: reuse and store results (see ``engine.cache``). ``jobs``: processes for the
+        per-file work (default ``MLRULES_JOBS`` or the CPU count; small runs stay serial).
+        ``drop_trees``: free each file's syntax tree once it is linted (a checking run; the fix
+        loop keeps them for its next round).
+        """
+        from mlrules.engine.parallel import tuned_gc
+
         if only is None:
             only = loaded.only
-        project = Project.build(loaded.sources, loaded.requirements)
+        if cache is not None and cache.enabled:
+            from mlrules.engine import cache as caching
+
+            return caching.cached_lint(self, loaded, only, cache, jobs)
+        with tuned_gc(len(loaded.sources)):
+            return self.lint_uncached(loaded, only, jobs=jobs, drop_trees=drop_trees)
+
+    def lint_uncached(
+        self, loaded: LoadedFiles, only: set[str] | None, *, jobs: int | None = None, drop_trees: bool = False,
+        cache: "Cache | None" = None, hits: dict | None = None, replayer=None,
+    ) -> LintResult:
+        """The run itself; with ``cache``, ``hits`` holds the valid cached results (by path)
+        and the results of the other files are stored."""
+        from mlrules.engine.parallel import FileResult, Worker, content_hash, default_jobs, lint_files
+        from mlrules.project.model import Project
+        from mlrules.rules.context import ProjectContext
+
+        result = LintResult(errors=list(loaded.errors), notices=list(loaded.notices))
+        project = replayer.project if replayer is not None else Project.build(loaded.sources, loaded.requirements)
+        hits = hits or {}
+        want_facts = bool(self.project_rules)
+        targets = [path for path in loaded.sources if only is None or path in only]
+        for path in targets:
+            found = hits.get(path)
+            if found is not None and found.facts is not None:
+                project._facts[path] = found.facts.attach(loaded.sources[path])
+        work = [path for path in targets if path not in hits]
+        keys = {}
+        if cache is not None:
+            from mlrules.engine.cache import file_slot
+
+            for path in work:
+                keys[path] = (file_slot(self, path), content_hash(loaded.original_bytes.get(path) or loaded.sources[path].text))
+        heavy = sum(1 for path in work if self._needs_tree(loaded.sources[path]))
+        if heavy:
+            _prepare_shared(project)
+        worker = Worker(self, project, loaded, record=cache is not None, want_facts=want_facts, drop_trees=drop_trees, cache=cache, keys=keys)
+        done: dict[str, FileResult] = dict(hits)
+        done.update(lint_files(worker, work, default_jobs() if jobs is None else jobs, heavy))
+
         per_file: dict[str, list[Finding]] = {}
         for path, problem in loaded.problems.items():
             if MLR001 in self.selected and (only is None or path in only):
                 per_file.setdefault(path, []).append(self._parse_error(problem.path, problem.message, problem.row, problem.column))
-        for path, source in loaded.sources.items():
-            if only is not None and path not in only:
-                continue
-            per_file[path] = self.lint_file(source, project, result.errors)
+        for path in targets:
+            file_result = done[path]
+            per_file[path] = list(file_result.findings)
+            result.errors.extend(file_result.errors)
+            if file_result.facts is not None and path not in hits:
+                project._facts[path] = file_result.facts
         if self.project_rules:
             ctx = ProjectContext(project)
             for rule in self.project_rules:
                 try:
-                    for finding in rule.check(ctx):
+                    for finding in run_rule(rule, ctx):
                         if only is None or finding.path in only:
                             per_file.setdefault(finding.path, []).append(finding)
+                except RecursionError:
+                    result.errors.append(FileError("<project>", f"rule {rule.code} could not finish: a file is nested too deeply to analyse"))
                 except Exception as exc:  # a bug in one rule must not stop the run
                     result.errors.append(FileError("<project>", _internal(rule.code, exc)))
         for path, findings in per_file.items():
@@ -182,15 +273,27 @@ class Linter:
                     locate_in_cell(source, finding)
             result.findings.extend(kept)
         result.findings.sort(key=Finding.sort_key)
+        result.file_results = done
         return result
 
-    def lint_file(self, source: Source, project: Project, errors: list[FileError]) -> list[Finding]:
+    def rules_for(self, source: PythonSource, project) -> list[Rule]:
+        return [
+            r for r in self.python_rules
+            if (source.is_notebook or not r.notebooks_only or project.is_task_notebook(source.path)) and (not r.triggers or any(t in source.text for t in r.triggers))
+        ]
+
+    def _needs_tree(self, source: Source) -> bool:
+        """Whether linting ``source`` parses it (cheap: trigger words and kinds only)."""
+        if not isinstance(source, PythonSource) or source.language not in ("python", "python3", "ipython"):
+            return False
+        return any((not r.triggers or any(t in source.text for t in r.triggers)) for r in self.python_rules)
+
+    def lint_file(self, source: Source, project: "Project", errors: list[FileError]) -> list[Finding]:
+        from mlrules.rules.context import PythonContext, YamlContext
+
         findings: list[Finding] = []
         if isinstance(source, PythonSource):
-            rules = [
-                r for r in self.python_rules
-                if (source.is_notebook or not r.notebooks_only or project.is_task_notebook(source.path)) and (not r.triggers or any(t in source.text for t in r.triggers))
-            ]
+            rules = self.rules_for(source, project)
             if source.language not in ("python", "python3", "ipython"):
                 return findings
             if not rules:
@@ -210,11 +313,16 @@ class Linter:
         else:
             rules = [r for r in self.yaml_rules if not r.triggers or any(t in source.text for t in r.triggers)]
             ctx = YamlContext(source, project)
+        too_deep = False
         for rule in rules:
             try:
-                findings.extend(rule.check(ctx))
+                findings.extend(run_rule(rule, ctx))
+            except RecursionError:
+                too_deep = True
             except Exception as exc:
                 errors.append(FileError(source.path, _internal(rule.code, exc)))
+        if too_deep and MLR001 in self.selected:
+            findings.append(self._parse_error(source.path, "cannot analyse: nested too deeply", 1, 0))
         return findings
 
     def suppress(self, path: str, source: Source, findings: list[Finding]) -> list[Finding]:
@@ -233,10 +341,50 @@ class Linter:
         return Finding(MLR001, message, path, span, Severity.ERROR, None, "parse-error")
 
 
+def _prepare_shared(project) -> None:
+    """Build what every file may ask of the project once, before workers copy it: the bundle
+    model and the project-wide pins (both lazy)."""
+    if any(getattr(s, "is_bundle_root", False) or getattr(s, "has_bundle_keys", False) for s in project.yaml_sources()):
+        try:
+            project.bundle_model
+        except Exception:
+            pass  # the rules that ask will report it
+    complete = getattr(project.pins, "_completed", None)
+    if complete is not None:
+        try:
+            complete()
+        except Exception:
+            pass
+
+
+def run_rule(rule: Rule, ctx) -> list[Finding]:
+    """The rule's findings. A RecursionError (a valid but deeply nested file) is retried once
+    with a deep stack (``limits.call_deep``); if it happens again, it propagates."""
+    try:
+        return list(rule.check(ctx))
+    except RecursionError:
+        from mlrules.sources.limits import call_deep
+
+        return call_deep(lambda: list(rule.check(ctx)))
+
+
+def internal_error(code: str, exc: BaseException) -> str:
+    return _internal(code, exc)
+
+
 def _internal(code: str, exc: BaseException) -> str:
-    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-    where = f" at {os.path.basename(frame.filename)}:{frame.lineno}" if frame else ""
-    return f"internal error in rule {code}: {type(exc).__name__}: {exc}{where} (please report this)"
+    try:
+        frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        where = f" at {os.path.basename(frame.filename)}:{frame.lineno}" if frame else ""
+    except Exception:
+        where = ""
+    try:  # str() of an exception can itself fail (a KeyError holding a deep syntax tree)
+        detail = str(exc)
+    except Exception:
+        detail = "<unprintable>"
+    if len(detail) > 300:
+        detail = detail[:300] + "..."
+    return f"internal error in rule {code}: {type(exc).__name__}: {detail}{where} (please report this)"
 
 
 def _relpath(path: str, root: str) -> str:
@@ -248,16 +396,20 @@ def _relpath(path: str, root: str) -> str:
 
 
 def syntax_finding(source: PythonSource, exc: Exception) -> Finding:
+    from mlrules.sources.limits import NestingTooDeep
+
     row = getattr(exc, "raw_line", None) or getattr(exc, "lineno", None) or 1
     column = getattr(exc, "raw_column", None)
     if column is None:
         column = max((getattr(exc, "offset", None) or 1) - 1, 0)
     if isinstance(exc, RecursionError):
         message = "cannot parse: nested too deeply"
+    elif isinstance(exc, NestingTooDeep):
+        message = str(exc)
     else:
         detail = getattr(exc, "message", None) or str(exc).split("\n", 1)[0]
         message = f"syntax error: {detail}"
-    return Linter._parse_error(source.path, message, row, column)
+    return _python_parse_error(source, message, row, column)
 
 
 def quick_syntax_check(source: PythonSource) -> Finding | None:
@@ -265,16 +417,30 @@ def quick_syntax_check(source: PythonSource) -> Finding | None:
     try:
         ast.parse(source.code)
     except SyntaxError as exc:
-        return Linter._parse_error(source.path, f"syntax error: {exc.msg}", exc.lineno or 1, max((exc.offset or 1) - 1, 0))
+        return _python_parse_error(source, f"syntax error: {exc.msg}", exc.lineno or 1, max((exc.offset or 1) - 1, 0))
     except (RecursionError, MemoryError, ValueError):
         return Linter._parse_error(source.path, "cannot parse: nested too deeply", 1, 0)
     return None
 
 
+def _python_parse_error(source: PythonSource, message: str, row: int, column: int) -> Finding:
+    """MLR001 at a parser's (line, column): parsers also end lines at a lone CR, mlrules' rows do not."""
+    from mlrules.sources.text import offset_of_python_position
+
+    position = source.lines.position(offset_of_python_position(source.code, row, column))
+    return Linter._parse_error(source.path, message, position.row, position.column)
+
+
 def locate_in_cell(source: PythonSource, finding: Finding) -> None:
     cell = source.cell_at_row(finding.span.start.row)
     if cell is None:
-        return
+        # on a boundary between cells (a parse error at the end of a cell): the cell before it
+        before = [c for c in source.cells if c.start_row <= finding.span.start.row]
+        if not before:
+            return
+        cell = before[-1]
+        end = Position(cell.end_row, len(source.lines.line(cell.end_row)))
+        finding.span = Span(min(finding.span.start, end), min(finding.span.end, end))
     finding.cell = cell.number
     offset = cell.start_row - 1
     s, e = finding.span.start, finding.span.end

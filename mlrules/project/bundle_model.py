@@ -133,20 +133,36 @@ class Node:
         return f"<Node {kind} at {self.location}>"
 
 
-def to_node(source: YamlSource, ynode: yaml.Node | None, key: yaml.Node | None = None, depth: int = 0) -> Node | None:
-    """The tree of a composed node: merge keys resolved, aliases followed (positions of the anchor)."""
+_MAX_NODES = 200_000  # nodes one tree may expand to: aliases of aliases ("billion laughs") stop here
+
+
+def to_node(source: YamlSource, ynode: yaml.Node | None, key: yaml.Node | None = None, depth: int = 0, _state: list | None = None) -> Node | None:
+    """The tree of a composed node: merge keys resolved, aliases followed (positions of the anchor).
+
+    An alias of one of its own ancestors (``&t [*t]``) is not followed, and one tree expands to
+    at most ``_MAX_NODES`` nodes, so recursive and exponential alias structures stay small.
+    """
     if ynode is None or depth > _MAX_DEPTH:
         return None
-    if isinstance(ynode, yaml.MappingNode):
-        children: dict[str, Node] = {}
-        for name, (k, v) in iter_mapping(ynode):
-            child = to_node(source, v, k, depth + 1)
-            if child is not None:
-                children[name] = child
-        return Node(source, ynode, key, children=children)
-    if isinstance(ynode, yaml.SequenceNode):
-        items = [n for n in (to_node(source, v, None, depth + 1) for v in ynode.value) if n is not None]
-        return Node(source, ynode, key, items=items)
+    if _state is None:
+        _state = [_MAX_NODES, set()]  # [nodes left, ids of the ancestors]
+    if _state[0] <= 0 or id(ynode) in _state[1]:
+        return None
+    _state[0] -= 1
+    if isinstance(ynode, (yaml.MappingNode, yaml.SequenceNode)):
+        _state[1].add(id(ynode))
+        try:
+            if isinstance(ynode, yaml.MappingNode):
+                children: dict[str, Node] = {}
+                for name, (k, v) in iter_mapping(ynode):
+                    child = to_node(source, v, k, depth + 1, _state)
+                    if child is not None:
+                        children[name] = child
+                return Node(source, ynode, key, children=children)
+            items = [n for n in (to_node(source, v, None, depth + 1, _state) for v in ynode.value) if n is not None]
+            return Node(source, ynode, key, items=items)
+        finally:
+            _state[1].discard(id(ynode))
     return Node(source, ynode, key)
 
 
@@ -787,10 +803,9 @@ def _facts_from_disk(path: str) -> "NotebookFacts | None":
     if not path.lower().endswith((".py", ".ipynb")):
         return None
     try:
-        if os.path.getsize(path) > _MAX_DISK_BYTES:
-            return None
-        with open(path, "rb") as fh:
-            data = fh.read()
+        from mlrules.sources.limits import read_regular
+
+        data = read_regular(path, _MAX_DISK_BYTES)  # OSError for a FIFO (never blocks) or a larger file
         display = os.path.relpath(path)
         source = load_source(path if display.startswith("..") else display, data)
     except Exception:

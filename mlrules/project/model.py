@@ -48,10 +48,9 @@ class Project:
                 continue
             known.add(path)
             try:
-                if os.path.getsize(path) > _MAX_REQUIREMENTS_BYTES:
-                    continue
-                with open(path, "rb") as fh:
-                    text = fh.read().decode("utf-8", "replace")
+                from mlrules.sources.limits import read_regular
+
+                text = read_regular(path, _MAX_REQUIREMENTS_BYTES).decode("utf-8", "replace")  # never blocks on a FIFO
             except OSError:
                 continue
             pins.add_requirements_text(model.display_path(path), text)

@@ -51,15 +51,13 @@ class _OffsetState(CodegenState):
         self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None, end_node: cst.CSTNode | None = None
     ) -> Iterator[None]:
         start = self.offset
-        try:
-            yield
-        finally:
-            end = self.offset
-            if start_node is not None:
-                start = self.ranges[start_node][0]
-            if end_node is not None:
-                end = self.ranges[end_node][1]
-            self.ranges[node] = (start, end)
+        yield  # no try/finally: an error inside (RecursionError) must reach the caller as it is
+        end = self.offset
+        if start_node is not None:
+            start = self.ranges[start_node][0]
+        if end_node is not None:
+            end = self.ranges[end_node][1]
+        self.ranges[node] = (start, end)
 
 
 def node_offsets(module: cst.Module) -> dict[cst.CSTNode, tuple[int, int]]:
@@ -67,3 +65,144 @@ def node_offsets(module: cst.Module) -> dict[cst.CSTNode, tuple[int, int]]:
     state = _OffsetState(module)
     module._codegen(state)
     return state.ranges
+
+
+class _TextState(_OffsetState):
+    """Offsets plus the generated text (to place one statement in the file)."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, module: cst.Module) -> None:
+        super().__init__(module)
+        self.parts: list[str] = []
+
+    def add_indent_tokens(self) -> None:
+        for token in self.indent_tokens:
+            self.parts.append(token)
+            self.offset += len(token)
+            self._last = len(token)
+
+    def add_token(self, value: str) -> None:
+        self.parts.append(value)
+        self.offset += len(value)
+        self._last = len(value)
+
+
+class Positions:
+    """``node -> (start, end)`` offsets like :func:`node_offsets`, computed one top-level
+    statement at a time: a file with one finding pays for the code generation of the
+    statement holding it, not of the whole file.
+
+    Each top-level statement is placed in the file from the line CPython's ``ast`` gives its
+    first token (top-level statements start at column 0), and the placement is checked: the
+    statement's generated text must be exactly the file's text there. Anything unexpected (no
+    ``parents`` map, code that ``ast`` rejects, a node outside every statement, a placement
+    that does not check out) falls back to the whole-file pass, so results are always
+    :func:`node_offsets`'s.
+    """
+
+    def __init__(self, module: cst.Module, code: str, parents: dict | None) -> None:
+        self.module = module
+        self.code = code
+        self.parents = parents
+        self._ranges: dict[cst.CSTNode, tuple[int, int]] = {}
+        self._done: set[int] = set()
+        self._anchors: dict[int, int] | None = None
+        self._full = False
+
+    def __getitem__(self, node: cst.CSTNode) -> tuple[int, int]:
+        found = self._ranges.get(node)
+        if found is not None:
+            return found
+        if not self._full:
+            statement = self._statement_of(node)
+            if statement is not None and id(statement) not in self._done and self._place(statement):
+                found = self._ranges.get(node)
+                if found is not None:
+                    return found
+            self._whole_file()
+        return self._ranges[node]
+
+    def _whole_file(self) -> None:
+        if not self._full:
+            self._ranges = node_offsets(self.module)
+            self._full = True
+
+    def _statement_of(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        parents = self.parents
+        if parents is None:
+            return None
+        module = self.module
+        current = node
+        while True:
+            parent = parents.get(current)
+            if parent is None:
+                return None
+            if parent is module:
+                return current
+            current = parent
+
+    def _anchor_lines(self) -> dict[int, int] | None:
+        """id(top-level statement) -> offset of the start of its first token's line."""
+        if self._anchors is None:
+            import ast
+
+            try:
+                tree = ast.parse(self.code)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                self._anchors = {}
+                return self._anchors
+            starts = [0]
+            for line in self.code.split("\n"):
+                starts.append(starts[-1] + len(line) + 1)
+            anchors: dict[int, int] = {}
+            body = tree.body
+            j = 0
+            for statement in self.module.body:
+                if j >= len(body):
+                    anchors = {}
+                    break
+                first = body[j]
+                line = first.lineno
+                decorators = getattr(first, "decorator_list", None)
+                if decorators:
+                    line = min(line, decorators[0].lineno)
+                if 0 < line < len(starts):
+                    anchors[id(statement)] = starts[line - 1]
+                j += len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
+            self._anchors = anchors
+        return self._anchors
+
+    def _place(self, statement: cst.CSTNode) -> bool:
+        self._done.add(id(statement))
+        state = _TextState(self.module)
+        statement._codegen(state)
+        text = "".join(state.parts)
+        code = self.code
+        if not self.module.has_trailing_newline and text.endswith(self.module.default_newline) and code.endswith(text[: -len(self.module.default_newline)]):
+            text = text[: -len(self.module.default_newline)]  # the last statement of a file without a final newline
+        # where the statement's text occurs exactly once, that is where it is
+        start = code.find(text)
+        if start < 0 or code.find(text, start + 1) >= 0:
+            start = self._anchored(statement, text)
+            if start is None:
+                return False
+        for node, (a, b) in state.ranges.items():
+            self._ranges[node] = (a + start, b + start)
+        return True
+
+    def _anchored(self, statement: cst.CSTNode, text: str) -> int | None:
+        """The statement's start from the line of its first token (CPython's ``ast``), checked."""
+        anchor = self._anchor_lines().get(id(statement))
+        if anchor is None:
+            return None
+        first = 0  # the statement's first token: after its leading blank and comment lines
+        for line in text.split("\n"):
+            stripped = line.strip()
+            if stripped and not stripped.startswith("#"):
+                break
+            first += len(line) + 1
+        start = anchor - first
+        if start < 0 or self.code[start : start + len(text)] != text:
+            return None
+        return start

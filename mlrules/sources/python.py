@@ -72,19 +72,24 @@ class PythonSource:
         return LineIndex(self.text)
 
     def parse(self) -> "cst.Module":
-        """Parse ``code`` with libcst (cached). Raises ``libcst.ParserSyntaxError``."""
+        """Parse ``code`` with libcst (cached). Raises ``libcst.ParserSyntaxError``, or
+        ``limits.NestingTooDeep`` for code too deeply nested to hand to libcst safely."""
         if self._module is None:
             import libcst as cst
 
+            from mlrules.sources.limits import check_nesting
+
+            check_nesting(self.code)
             self._module = cst.parse_module(self.code)
         return self._module
 
     def node_range(self, node: "cst.CSTNode") -> tuple[int, int]:
         """(start, end) offsets of a node of ``parse()``'s tree in ``text`` (computed once per file)."""
         if self._offsets is None:
-            from mlrules.sources.positions import node_offsets
+            from mlrules.sources.positions import Positions
 
-            self._offsets = node_offsets(self.parse())
+            index = self.cache.get("index")  # its parent map lets positions go statement by statement
+            self._offsets = Positions(self.parse(), self.code, getattr(index, "parents", None))
         return self._offsets[node]
 
     def cell_at_row(self, row: int) -> Cell | None:

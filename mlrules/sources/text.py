@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
 
 from mlrules.model import Edit, Position
@@ -37,14 +38,30 @@ def newline_of(text: str) -> str:
     return "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
 
 
+# Line breaks of YAML 1.1 as PyYAML counts rows: also a lone CR, NEL, LS and PS.
+_YAML_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+_OTHER_YAML_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
+# Python's line breaks (CPython's and libcst's error positions count a lone CR as a line end).
+_PYTHON_BREAK = re.compile("\r\n|[\r\n]")
+
+
 @dataclass
 class LineIndex:
-    """Offsets of line starts; rows are 1-based, columns 0-based characters."""
+    """Offsets of line starts; rows are 1-based, columns 0-based characters.
+
+    Rows end at ``\n`` (a ``\r\n`` is one line end). With ``yaml_breaks`` they also end where
+    YAML 1.1 says a line ends (a lone ``\r``, U+0085, U+2028, U+2029), so that the YAML parser's
+    marks are rows and columns of this index.
+    """
 
     text: str
+    yaml_breaks: bool = False
     starts: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.yaml_breaks and _OTHER_YAML_BREAK.search(self.text):
+            self.starts = [0, *(m.end() for m in _YAML_BREAK.finditer(self.text))]
+            return
         starts = [0]
         find = self.text.find
         i = find("\n")
@@ -92,3 +109,19 @@ def apply_edits(text: str, edits: list[Edit], newline: str = "\n") -> str:
         last = edit.end
     out.append(text[last:])
     return "".join(out)
+
+
+def offset_of_python_position(text: str, lineno: int, column: int) -> int:
+    """The offset of a (1-based line, 0-based column) position as Python's parsers count lines
+    (``\r\n``, ``\r`` and ``\n`` end a line), clamped to that line and to the text."""
+    if lineno <= 1:
+        start = 0
+    else:
+        start = len(text)
+        for count, match in enumerate(_PYTHON_BREAK.finditer(text), start=2):
+            if count == lineno:
+                start = match.end()
+                break
+    match = _PYTHON_BREAK.search(text, start)
+    end = match.start() if match else len(text)
+    return min(start + max(column, 0), end)

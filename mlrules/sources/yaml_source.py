@@ -70,7 +70,7 @@ class YamlSource:
 
     @cached_property
     def lines(self) -> LineIndex:
-        return LineIndex(self.text)
+        return LineIndex(self.text, yaml_breaks=True)  # rows as the YAML parser's marks count them
 
     @property
     def is_bundle_root(self) -> bool:
@@ -93,7 +93,10 @@ def load_yaml(path: str, text: str, had_bom: bool) -> YamlSource:
         root = next(iter(docs), None)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        row, col = (mark.line + 1, mark.column) if mark else (1, 0)
+        row, col = (1, 0)
+        if mark is not None:  # from the character offset: libyaml's row can be one past the end
+            position = LineIndex(text, yaml_breaks=True).position(min(max(mark.index, 0), len(text)))
+            row, col = position.row, position.column
         raise YamlParseError(f"invalid YAML: {exc.problem or exc.context}", row, col) from None
     except yaml.YAMLError as exc:
         raise YamlParseError(f"invalid YAML: {exc}", 1, 0) from None
@@ -107,17 +110,26 @@ def node_span(node: yaml.Node) -> Span:
     return Span(Position(node.start_mark.line + 1, node.start_mark.column), Position(node.end_mark.line + 1, node.end_mark.column))
 
 
-def iter_mapping(node: yaml.Node, _depth: int = 0) -> Iterator[tuple[str, tuple[yaml.Node, yaml.Node]]]:
-    """(key text, (key node, value node)) of a mapping, merge keys resolved (own keys win)."""
+def iter_mapping(node: yaml.Node, _depth: int = 0, _merged: set[int] | None = None) -> Iterator[tuple[str, tuple[yaml.Node, yaml.Node]]]:
+    """(key text, (key node, value node)) of a mapping, merge keys resolved (own keys win).
+
+    A mapping merged twice (``<<: [*a, *a]``, or merging itself) adds nothing the second time:
+    each is expanded once, so alias cycles and merge "bombs" stay linear.
+    """
     if not isinstance(node, yaml.MappingNode) or _depth > 50:
         return
+    if _merged is None:
+        _merged = set()
+    if id(node) in _merged:
+        return
+    _merged.add(id(node))
     own: dict[str, tuple[yaml.Node, yaml.Node]] = {}
     merged: list[tuple[str, tuple[yaml.Node, yaml.Node]]] = []
     for key, value in node.value:
         if key.tag == MERGE_TAG or (isinstance(key, yaml.ScalarNode) and key.value == "<<" and key.style is None):
             sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
             for src in sources:
-                merged.extend(iter_mapping(src, _depth + 1))
+                merged.extend(iter_mapping(src, _depth + 1, _merged))
             continue
         if isinstance(key, yaml.ScalarNode):
             own[str(key.value)] = (key, value)

@@ -331,10 +331,9 @@ def _run_targets_under(top: str, project) -> tuple[set[str], set[str], bool]:
                 complete = False
                 break
             try:
-                if os.path.getsize(path) > 2_000_000:
-                    continue
-                with open(path, encoding="utf-8", errors="replace") as fh:
-                    text = fh.read()
+                from mlrules.sources.limits import read_regular
+
+                text = read_regular(path, 2_000_000).decode("utf-8", "replace")  # never blocks on a FIFO
             except OSError:
                 continue
             if "%run" not in text:

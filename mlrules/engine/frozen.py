@@ -1,0 +1,191 @@
+"""Notebook facts as plain, picklable data: what a worker process hands back for a file.
+
+``freeze(facts)`` computes every group of a :class:`NotebookFacts` (widgets, ``%run``
+targets, feature tables and lookups, joins, models...) while the file's syntax tree is alive,
+and keeps the values. The CST nodes the values point at (``fact.node``) stay as small
+detached subtrees, so rules can still read ``join.node.func``; their positions are not
+computed in the worker (that would cost half a parse per file): each node carries its place
+in the file (its type and its number among the nodes of that type), and the first
+``facts.span(node)`` parses that one file again and resolves every node of it at once. Only
+files with cross-file findings ever pay for that, like positions of file findings.
+
+The parent process attaches the values to its own light source (:meth:`FrozenFacts.attach`)
+and installs them in the project; the per-file cache stores them the same way, so a warm
+run parses nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cached_property
+from typing import Any
+
+from mlrules.project.notebook_facts import NotebookFacts
+
+# Groups that are the tree itself or positions: never frozen (they stay lazy).
+_SKIP = frozenset({"module", "index"})
+
+
+def _groups(cls: type) -> list[str]:
+    names: list[str] = []
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            if isinstance(value, cached_property) and name not in _SKIP and name not in names:
+                names.append(name)
+    return names
+
+
+class FrozenFacts(NotebookFacts):
+    """:class:`NotebookFacts` whose groups were computed in another process (or a previous run)."""
+
+    def __init__(self, values: dict[str, Any], keys: dict, parsed: bool) -> None:
+        # no source yet: attach() gives the parent's one
+        self.source = None  # type: ignore[assignment]
+        self.path = ""
+        self.__dict__.update(values)
+        self._keys = keys  # detached node -> (type name, ordinal among the file's nodes of that type)
+        self._ranges: dict | None = None
+        self._live: dict = {}
+        self._parsed = parsed
+
+    def attach(self, source) -> "FrozenFacts":
+        self.source = source
+        self.path = source.path
+        return self
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["source"] = None
+        state["_ranges"] = None
+        state["_live"] = {}
+        state.pop("module", None)
+        state.pop("index", None)
+        return state
+
+    @property
+    def parsed(self) -> bool:  # type: ignore[override]
+        return self._parsed
+
+    @cached_property
+    def module(self):  # type: ignore[override]
+        """The tree, parsed again on demand (a fallback: frozen groups never need it)."""
+        if not self._parsed:
+            return None
+        return NotebookFacts.module.func(self)  # type: ignore[attr-defined]
+
+    def _resolve(self) -> dict:
+        """Positions of the detached nodes (and of any node inside them), from one new parse."""
+        from mlrules.analysis.index import file_index
+
+        index = file_index(self.source)
+        by_name = {t.__name__: nodes for t, nodes in index.by_type.items()}
+        ranges: dict = {}
+        for node, (type_name, ordinal) in self._keys.items():
+            nodes = by_name.get(type_name, ())
+            if ordinal < len(nodes):
+                live = nodes[ordinal]
+                ranges[node] = self.source.node_range(live)
+                self._live[node] = live
+        self._ranges = ranges
+        return ranges
+
+    def span(self, node):  # type: ignore[override]
+        ranges = self._ranges
+        if ranges is None:
+            ranges = self._resolve()
+        if node not in ranges:
+            # a node inside a detached subtree (``lookup.lookup_key_arg.value``): follow the
+            # same fields from the matching node of the new tree
+            for root, live in self._live.items():
+                steps = _path_to(root, node)
+                if steps is not None:
+                    target = _follow(live, steps)
+                    if target is not None:
+                        ranges[node] = self.source.node_range(target)
+                    break
+        if node in ranges:
+            return self.offset_span(*ranges[node])
+        return NotebookFacts.span(self, node)  # a node of the re-parsed tree itself
+
+
+def freeze(facts: NotebookFacts) -> FrozenFacts:
+    """Every group of ``facts`` computed and kept with the nodes it points at (their subtrees
+    are detached when pickled); groups that fail are left lazy."""
+    values: dict[str, Any] = {}
+    for name in _groups(type(facts)):
+        try:
+            values[name] = getattr(facts, name)
+        except Exception:
+            continue  # left lazy: computed again (with a parse) if ever asked
+    keys: dict = {}
+    if facts.parsed:
+        roots: list = []
+        for value in values.values():
+            _collect_nodes(value, roots, 0)
+        if roots:
+            keys = _node_keys(facts, roots)
+    return FrozenFacts(values, keys, facts.parsed)
+
+
+def _collect_nodes(value: Any, out: list, depth: int) -> None:
+    if depth > 8 or value is None or isinstance(value, (str, int, float, bool, bytes)):
+        return
+    module = type(value).__module__ or ""
+    if module.startswith("libcst"):
+        out.append(value)
+    elif isinstance(value, (tuple, list, set, frozenset)):
+        for item in value:
+            _collect_nodes(item, out, depth + 1)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect_nodes(item, out, depth + 1)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            _collect_nodes(getattr(value, f.name), out, depth + 1)
+
+
+def _node_keys(facts: NotebookFacts, roots: list) -> dict:
+    """(type name, ordinal among the file's nodes of that type) of each node the facts hold."""
+    index = facts.index
+    ordinals: dict[type, dict] = {}
+    keys: dict = {}
+    for node in roots:
+        if node in keys:
+            continue
+        node_type = type(node)
+        table = ordinals.get(node_type)
+        if table is None:
+            table = ordinals[node_type] = {n: i for i, n in enumerate(index.by_type.get(node_type, ()))}
+        ordinal = table.get(node)
+        if ordinal is not None:
+            keys[node] = (node_type.__name__, ordinal)
+    return keys
+
+
+def _path_to(root, target) -> list | None:
+    """The (field, index) steps from ``root`` down to ``target``, or None."""
+    from mlrules.analysis.walk import child_fields
+
+    stack = [(root, [])]
+    while stack:
+        node, steps = stack.pop()
+        if node is target:
+            return steps
+        for name in child_fields(type(node)):
+            value = getattr(node, name)
+            if isinstance(value, (tuple, list)):
+                for i, item in enumerate(value):
+                    if hasattr(item, "_codegen"):
+                        stack.append((item, steps + [(name, i)]))
+            elif hasattr(value, "_codegen"):
+                stack.append((value, steps + [(name, None)]))
+    return None
+
+
+def _follow(node, steps: list):
+    for name, i in steps:
+        value = getattr(node, name, None)
+        node = value[i] if i is not None and isinstance(value, (tuple, list)) and i < len(value) else value
+        if node is None:
+            return None
+    return node
