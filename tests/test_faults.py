@@ -393,7 +393,11 @@ DEEP = {
     "and_12000.py": "import mlflow\nmlflow.set_experiment('/Users/a/b')\nx = " + " and ".join(["a"] * 12000) + "\n",  # libcst alone: SIGSEGV
     "attr_20000.py": "import mlflow\nx = mlflow" + ".b" * 20000 + "\n",  # libcst alone: SIGSEGV
     "unary_3000.py": "import mlflow\nx = " + "-" * 3000 + "1\n",
-    "databricks.yml": "bundle:\n  name: deep\nresources:\n  jobs:\n    j:\n      x: " + "[" * 5000 + "]" * 5000 + "\n",
+    # a task notebook: its facts (read by the cross-file rules) come from a deep tree too
+    "nb_and_2500.py": "# Databricks notebook source\nimport mlflow\nfrom databricks.feature_engineering import FeatureEngineeringClient\n"
+    "fe = FeatureEngineeringClient()\nx = dbutils.widgets.get('env')\nx = " + " and ".join(["dbutils.widgets.get('w')"] * 2500) + "\ndbutils.notebook.exit('SUCCESS')\n",
+    "resources/tasks.yml": "resources:\n  jobs:\n    k:\n      tasks:\n        - task_key: t\n          notebook_task:\n            notebook_path: ../nb_and_2500.py\n",
+    "databricks.yml": "bundle:\n  name: deep\ninclude: [resources/tasks.yml]\nresources:\n  jobs:\n    j:\n      x: " + "[" * 5000 + "]" * 5000 + "\n",
     "resources/block.yml": "resources:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 900)),
     "resources/bomb.yml": "resources:\n  jobs:\n    j: &a\n      <<: [*a, *a]\n      tasks: &t [*t, *t, *t]\n"
     + "".join(f"      x{i}: &x{i} [" + ", ".join([f"*x{i - 1}"] * 10 if i else ["1"] * 10) + "]\n" for i in range(7)),
@@ -418,6 +422,7 @@ def test_deeply_nested_files_do_not_crash(tmp_path):
     for f in findings:
         by_file.setdefault(f["filename"], set()).add(f["code"])
     assert "EXP001" in by_file["elif_600.py"] and "EXP001" in by_file["plus_500.py"]  # analysed normally
+    assert "NB006" in by_file["resources/tasks.yml"]  # widget 'w' read by the deep task notebook
     fix = run_mlrules("fix", "--select", "ALL", "--unsafe-fixes", "--no-cache", ".", cwd=tmp_path, timeout=300)
     assert fix.returncode in (0, 1) and fix.stderr == "", fix.stderr
     assert "/Users/" not in (tmp_path / "elif_600.py").read_text() + (tmp_path / "plus_500.py").read_text()
@@ -443,3 +448,30 @@ def test_deep_files_are_analysed_with_a_deep_stack(project, monkeypatch):
     assert result.errors == [] and calls
     assert [f.code for f in result.findings] == ["EXP001"] * 601
     assert sys.getrecursionlimit() < limits.DEEP_RECURSION_LIMIT  # restored
+
+
+def test_an_exception_that_cannot_be_printed_is_still_reported(project, cli, monkeypatch):
+    """A rule failing with an exception whose str() fails (a KeyError holding a deep tree node
+    did this): one clear internal error, not a crash of the run."""
+    import mlrules.engine.config as config
+    from mlrules.rules import all_rules
+    from mlrules.rules.base import PythonRule
+
+    class Unprintable:
+        def __repr__(self):
+            raise RecursionError("maximum recursion depth exceeded")
+
+    class Raises(PythonRule):
+        code = "TST020"
+        name = "raises-unprintable"
+        summary = "test"
+
+        def check(self, ctx):
+            raise KeyError(Unprintable())
+
+    monkeypatch.setattr(config, "all_rules", lambda: (*all_rules(), Raises))
+    project.write("a.py", EXP001_MODULE)
+    run = cli("check", "--select", "TST020,EXP001", "--output-format", "concise", ".")
+    assert run.exit_code == 2
+    assert run.stderr.startswith("error: a.py: internal error in rule TST020: KeyError: <unprintable> at test_faults.py:")
+    assert "a.py:2:23: EXP001" in run.stdout

@@ -98,6 +98,26 @@ class Binding:
     value: cst.BaseExpression | None
 
 
+class NodeMap(dict):
+    """``node -> value`` for the nodes of one tree, keyed by identity like libcst's own
+    ``__hash__`` (which is a Python-level call: ``id()`` is not, and the index stores a
+    parent for every node). Iterating yields ids; look nodes up with ``[]``/``get``/``in``."""
+
+    __slots__ = ()
+
+    def __getitem__(self, node):
+        return dict.__getitem__(self, id(node))
+
+    def get(self, node, default=None):
+        return dict.get(self, id(node), default)
+
+    def __contains__(self, node) -> bool:
+        return dict.__contains__(self, id(node))
+
+    def __setitem__(self, node, value) -> None:
+        dict.__setitem__(self, id(node), value)
+
+
 @dataclass
 class FileIndex:
     module: cst.Module
@@ -109,7 +129,7 @@ class FileIndex:
     functions: dict[str, list[cst.FunctionDef]] = field(default_factory=dict)
     with_items: list[tuple[cst.WithItem, cst.FunctionDef | None]] = field(default_factory=list)
     by_type: dict[type, list[cst.CSTNode]] = field(default_factory=dict)  # every node, by class
-    parents: dict[cst.CSTNode, cst.CSTNode | None] = field(default_factory=dict)
+    parents: NodeMap = field(default_factory=NodeMap)  # node -> its parent (the module's is None)
 
     def nodes(self, node_type: type) -> list:
         """Every node of ``node_type`` in source order (e.g. ``index.nodes(cst.Try)``)."""
@@ -208,12 +228,13 @@ class _IndexBuilder:
         _LEAVE = object()
         stack: list = [(module, None)]
         push = stack.append
+        put = dict.__setitem__  # parents is a NodeMap: keyed by id
         while stack:
             node, parent = stack.pop()
             if node is _LEAVE:
                 parent()  # a leave callback
                 continue
-            parents[node] = parent
+            put(parents, id(node), parent)
             node_type = type(node)
             nodes = by_type.get(node_type)
             if nodes is None:

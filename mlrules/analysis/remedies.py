@@ -35,7 +35,7 @@ def searchable_text(ctx) -> str | None:
     None when a ``%run`` target is not in the project (an absolute workspace path, a missing
     file): what the file shows is then unknown.
     """
-    by_path: dict[str, PythonSource] | None = None  # built only when a %run needs it
+    model = None  # the project's bundle model: its map of the run's files by absolute path
     texts: list[str] = []
     seen: set[str] = set()
     todo: list[tuple[PythonSource, int]] = [(ctx.source, 0)]
@@ -52,9 +52,16 @@ def searchable_text(ctx) -> str | None:
                 return None
             folder = os.path.dirname(os.path.abspath(source.path))
             resolved = os.path.normpath(os.path.join(folder, target))
-            if by_path is None:
-                by_path = {_normalize(s.path): s for s in ctx.project.python_sources()}
-            found = next((by_path[_normalize(resolved + s)] for s in NOTEBOOK_SUFFIXES if _normalize(resolved + s) in by_path), None)
+            if model is None:
+                # built once per run (a map of our own would cost every %run-ing notebook a
+                # pass over all the files of the run)
+                model = ctx.project.bundle_model
+            found = None
+            for suffix in NOTEBOOK_SUFFIXES:
+                candidate = model.source_at(_normalize(resolved + suffix))
+                if isinstance(candidate, PythonSource):
+                    found = candidate
+                    break
             if found is None:
                 return None
             todo.append((found, depth + 1))

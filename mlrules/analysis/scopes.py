@@ -32,6 +32,7 @@ import libcst as cst
 from libcst.metadata import ClassScope, ComprehensionScope, GlobalScope, MetadataWrapper, ScopeProvider
 
 from mlrules.analysis.index import dotted_name
+from mlrules.sources.limits import symbol_table
 
 DATABRICKS_GLOBALS = frozenset(
     {"spark", "dbutils", "display", "displayHTML", "sc", "sqlContext", "table", "sql", "getArgument", "udf", "_sqldf"}
@@ -231,7 +232,7 @@ def candidate_names(code: str, known: frozenset[str]) -> set[str] | None:
     """Names that some scope reads as a global and that the module never binds (None: the
     code does not compile here, e.g. newer syntax)."""
     try:
-        table = symtable.symtable(code, "<notebook>", "exec")
+        table = symbol_table(code)  # the table check_nesting built before the parse (cached)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     module_bound: set[str] = set()

@@ -35,10 +35,7 @@ def string_value(
     if expr is None or _depth > _MAX_DEPTH:
         return None
     if isinstance(expr, cst.SimpleString):
-        try:
-            value = ast.literal_eval(expr.value)
-        except (ValueError, SyntaxError):
-            return None
+        value = _literal(expr.value)
         return StringValue(value) if isinstance(value, str) else None
     if isinstance(expr, cst.ConcatenatedString):
         return _join([string_value(expr.left, index, scope, _depth + 1), string_value(expr.right, index, scope, _depth + 1)])
@@ -71,12 +68,23 @@ def widget_name(call: cst.Call) -> str | None:
         return None
     arg = call.args[0].value
     if isinstance(arg, cst.SimpleString):
-        try:
-            value = ast.literal_eval(arg.value)
-        except (ValueError, SyntaxError):
-            return None
+        value = _literal(arg.value)
         return value if isinstance(value, str) else None
     return None
+
+
+def _literal(text: str) -> object:
+    """``ast.literal_eval`` of a string literal (None when it fails). A plain one-line quoted
+    string without escapes is its own text: no compile needed (most literals are)."""
+    quote = text[:1]
+    if quote in ("'", '"') and len(text) >= 2 and text[-1] == quote and "\\" not in text and not text.startswith(quote * 3):
+        inner = text[1:-1]
+        if quote not in inner and "\n" not in inner and "\r" not in inner and "\x00" not in inner:
+            return inner
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return None
 
 
 def _join(parts: list[StringValue | None]) -> StringValue | None:

@@ -199,7 +199,10 @@ def cached_lint(linter, loaded, only, cache: Cache, jobs):
     inputs = inputs_digest(loaded, only)
     manifest = cache.get("run", slot)
     if isinstance(manifest, dict) and manifest.get("inputs") == inputs and recording.probes_valid(manifest.get("probes", {})):
-        return LintResult(findings=list(manifest["findings"]), errors=list(loaded.errors) + list(manifest["errors"]), notices=list(loaded.notices))
+        return LintResult(
+            findings=list(manifest["findings"]), errors=list(loaded.errors) + list(manifest["errors"]), notices=list(loaded.notices),
+            from_manifest=True,
+        )
     probes = recording.Probes()
     recording.clear_helper_caches()
     with tuned_gc(len(loaded.sources)), recording.probing(probes):
@@ -259,6 +262,6 @@ def _valid_entries(linter, loaded, only, cache: Cache, replayer) -> dict:
             continue
         hits[path] = FileResult(
             path, list(entry["findings"]), list(entry["errors"]), entry.get("facts"), digest_, None,
-            entry.get("probes", {}), entry.get("run_probes", {}),
+            entry.get("probes", {}), entry.get("run_probes", {}), cached=True,
         )
     return hits

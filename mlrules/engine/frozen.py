@@ -56,7 +56,6 @@ class FrozenFacts(NotebookFacts):
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["source"] = None
-        state["_ranges"] = None
         state["_live"] = {}
         state.pop("module", None)
         state.pop("index", None)
@@ -74,12 +73,13 @@ class FrozenFacts(NotebookFacts):
         return NotebookFacts.module.func(self)  # type: ignore[attr-defined]
 
     def _resolve(self) -> dict:
-        """Positions of the detached nodes (and of any node inside them), from one new parse."""
+        """Positions of the detached nodes (and of any node inside them), from one new parse
+        (a fallback: ``freeze`` computes them while the tree is alive)."""
         from mlrules.analysis.index import file_index
 
         index = file_index(self.source)
         by_name = {t.__name__: nodes for t, nodes in index.by_type.items()}
-        ranges: dict = {}
+        ranges: dict = dict(self._ranges or {})
         for node, (type_name, ordinal) in self._keys.items():
             nodes = by_name.get(type_name, ())
             if ordinal < len(nodes):
@@ -91,7 +91,7 @@ class FrozenFacts(NotebookFacts):
 
     def span(self, node):  # type: ignore[override]
         ranges = self._ranges
-        if ranges is None:
+        if ranges is None or (node not in ranges and not self._live):
             ranges = self._resolve()
         if node not in ranges:
             # a node inside a detached subtree (``lookup.lookup_key_arg.value``): follow the
@@ -118,13 +118,17 @@ def freeze(facts: NotebookFacts) -> FrozenFacts:
         except Exception:
             continue  # left lazy: computed again (with a parse) if ever asked
     keys: dict = {}
+    ranges: dict = {}
     if facts.parsed:
         roots: list = []
         for value in values.values():
             _collect_nodes(value, roots, 0)
         if roots:
             keys = _node_keys(facts, roots)
-    return FrozenFacts(values, keys, facts.parsed)
+            ranges = _node_ranges(facts, roots)
+    frozen = FrozenFacts(values, keys, facts.parsed)
+    frozen._ranges = ranges
+    return frozen
 
 
 def _collect_nodes(value: Any, out: list, depth: int) -> None:
@@ -160,6 +164,30 @@ def _node_keys(facts: NotebookFacts, roots: list) -> dict:
         if ordinal is not None:
             keys[node] = (node_type.__name__, ordinal)
     return keys
+
+
+def _node_ranges(facts: NotebookFacts, roots: list) -> dict:
+    """Positions of every node the facts hold and of the nodes inside them (computed one
+    top-level statement at a time: cheap), so that the parent never parses for a span."""
+    from mlrules.analysis.walk import walk
+
+    from mlrules.sources.limits import retry_deep
+
+    node_range = facts.source.node_range
+
+    def compute() -> dict:
+        ranges: dict = {}
+        for root in roots:
+            if root in ranges:
+                continue
+            for node in walk(root):
+                ranges[node] = node_range(node)
+        return ranges
+
+    try:
+        return retry_deep(compute)  # a deeply nested file: on a deep stack
+    except Exception:  # positions are a convenience here: the parent can still parse
+        return {}
 
 
 def _path_to(root, target) -> list | None:

@@ -43,6 +43,7 @@ class FileResult:
     probes: dict = field(default_factory=dict)  # disk probes of its rules (outside project methods)
     run_probes: dict = field(default_factory=dict)  # every disk probe made while linting it
     opaque: bool = False  # its rules asked something that cannot be replayed: never reused
+    cached: bool = False  # taken from the cache (not linted in this run)
 
 
 def content_hash(data: bytes | str) -> str:
@@ -141,9 +142,12 @@ class Worker:
                 result.probes, result.run_probes = probes.file_probes(), probes.file_all
                 probes.file = probes.file_all = None
         if isinstance(source, PythonSource):
+            keep_tree = False
             if self.want_facts and source._module is not None:
                 result.facts = self._freeze(source)
-            if self.drop_trees:
+                # facts that could not be frozen still point into the tree: keep it
+                keep_tree = result.facts is None and self.project._facts.get(source.path) is not None
+            if self.drop_trees and not keep_tree:
                 source._module = None
                 source._offsets = None
                 source.cache.clear()
@@ -154,12 +158,17 @@ class Worker:
 
         from mlrules.engine.frozen import FrozenFacts
 
+        from mlrules.sources.limits import retry_deep as deep  # a deeply nested file: on a deep stack
+
         raw = self.project
-        facts = raw.facts(source.path)
+        try:
+            facts = deep(raw.facts, source.path)
+        except Exception:
+            return None
         if facts is None or isinstance(facts, FrozenFacts):
             return facts  # frozen already: from the cache (the content did not change)
         try:
-            frozen = freeze(facts)
+            frozen = deep(freeze, facts)
         except Exception:
             return None
         if frozen is not None:
@@ -221,32 +230,86 @@ def lint_files(worker: Worker, paths: list[str], jobs: int, heavy: int) -> dict[
     return out
 
 
+def _serve(connection) -> None:
+    """A worker process: lint the chunks of paths it receives until it receives None."""
+    _init_worker()
+    while True:
+        try:
+            chunk = connection.recv()
+        except EOFError:
+            return
+        if chunk is None:
+            return
+        connection.send(_work(chunk))
+
+
 def _parallel(worker: Worker, paths: list[str], jobs: int) -> dict[str, FileResult]:
+    """Fork ``jobs`` processes and hand them chunks of files, biggest first. A process that
+    dies (a crash in the native parser, the OOM killer) only loses its chunk: those files are
+    linted in this process afterwards. No threads: plain pipes and process sentinels."""
     import multiprocessing
+    from multiprocessing.connection import wait
 
     global _WORKER
-    # biggest files first so that no process is left with a large file at the end
     order = sorted(paths, key=lambda p: -len(getattr(worker.loaded.sources[p], "text", "")))
     size = max(1, min(16, len(order) // (jobs * 8)))
-    chunks = [order[i : i + size] for i in range(0, len(order), size)]
-    _WORKER = worker
+    pending = [order[i : i + size] for i in range(0, len(order), size)]
+    pending.reverse()  # pop() from the end: biggest first
+    context = multiprocessing.get_context("fork")
     out: dict[str, FileResult] = {}
+    processes: list = []
+    _WORKER = worker
     try:
-        context = multiprocessing.get_context("fork")
-        with context.Pool(min(jobs, len(chunks)), initializer=_init_worker) as pool:
-            for results in pool.imap_unordered(_work, chunks):
-                for result in results:
-                    out[result.path] = result
-    except (OSError, ImportError):
-        raise
-    except Exception as exc:
-        # a worker died (or could not send a result): finish the rest in this process
-        if os.environ.get("MLRULES_DEBUG"):
-            import traceback
-
-            traceback.print_exc()
+        for _ in range(min(jobs, len(pending))):
+            mine, theirs = context.Pipe()
+            process = context.Process(target=_serve, args=(theirs,), daemon=True)
+            process.start()
+            theirs.close()
+            processes.append((process, mine))
     finally:
         _WORKER = None
+    busy: dict = {}  # connection -> (process, chunk)
+    idle = list(processes)
+    try:
+        while pending or busy:
+            while idle and pending:
+                process, connection = idle.pop()
+                chunk = pending.pop()
+                try:
+                    connection.send(chunk)
+                except OSError:  # it died before its first chunk
+                    continue
+                busy[connection] = (process, chunk)
+            if not busy:
+                break  # every process is gone: the rest is linted below
+            by_sentinel = {process.sentinel: connection for connection, (process, _) in busy.items()}
+            for ready in wait(list(busy) + list(by_sentinel)):
+                connection = by_sentinel.get(ready, ready)
+                if connection not in busy:
+                    continue
+                process, chunk = busy.pop(connection)
+                try:
+                    results = connection.recv()
+                except (EOFError, OSError):
+                    continue  # it died with this chunk: linted below
+                except Exception:  # a result that could not be unpickled
+                    idle.append((process, connection))
+                    continue
+                for result in results:
+                    out[result.path] = result
+                idle.append((process, connection))
+    finally:
+        for process, connection in processes:
+            try:
+                connection.send(None)
+            except (OSError, ValueError):
+                pass
+        for process, connection in processes:
+            process.join(timeout=0.5)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=1)
+            connection.close()
     missing = [p for p in paths if p not in out]
     if missing:
         worker.start_recording()

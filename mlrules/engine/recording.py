@@ -96,7 +96,7 @@ def _canon(value: Any, out: list[str], budget: list[int]) -> None:
             _canon(item, out, budget)
             out.append(",")
         out.append("}")
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type) and not _is_special(value):
+    elif _frozen_dataclass(value) and not _is_special(value):
         out.append(type(value).__qualname__ + "(")
         for f in dataclasses.fields(value):
             _canon(getattr(value, f.name), out, budget)
@@ -104,6 +104,13 @@ def _canon(value: Any, out: list[str], budget: list[int]) -> None:
         out.append(")")
     else:
         raise _Opaque(type(value).__name__)
+
+
+def _frozen_dataclass(value: Any) -> bool:
+    """Frozen dataclass instances are values; mutable ones (an index, a model) are objects
+    whose parts are asked one by one."""
+    params = getattr(type(value), "__dataclass_params__", None)
+    return params is not None and params.frozen and not isinstance(value, type)
 
 
 def _is_special(value: Any) -> bool:

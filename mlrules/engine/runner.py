@@ -6,6 +6,7 @@ import ast
 import errno
 import os
 import traceback
+import warnings
 from dataclasses import dataclass, field
 
 from functools import cached_property
@@ -46,8 +47,10 @@ class LintResult:
     findings: list[Finding] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
-    # path -> engine.parallel.FileResult of every linted file (what the cache stores)
+    # path -> engine.parallel.FileResult of every linted file (what the cache stores; ``cached``
+    # when it came from the cache); empty when the whole run came from the run manifest
     file_results: dict = field(default_factory=dict, repr=False, compare=False)
+    from_manifest: bool = field(default=False, repr=False, compare=False)
 
 
 class Linter:
@@ -303,7 +306,7 @@ class Linter:
                         findings.append(error)
                 return findings
             try:
-                source.parse()
+                parse_unvalidated(source)
             except Exception as exc:  # libcst.ParserSyntaxError, RecursionError...
                 if MLR001 in self.selected:
                     # CPython's parser gives the clearer message and position when it agrees
@@ -341,6 +344,33 @@ class Linter:
         return Finding(MLR001, message, path, span, Severity.ERROR, None, "parse-error")
 
 
+def _skip_validation(self) -> None:
+    return None
+
+
+def parse_unvalidated(source: PythonSource):
+    """``source.parse()`` without libcst's per-node validation (about a tenth of a parse).
+
+    libcst validates every node it constructs (``CSTNode.__post_init__``), which only ever
+    raises for trees its own parser cannot produce; its authors note that parsing need not
+    pay for it. The check is switched off for the duration of the parse only.
+    """
+    if source._module is not None:
+        return source._module
+    try:
+        from libcst._nodes.base import CSTNode
+    except ImportError:  # pragma: no cover - another libcst layout: validate
+        return source.parse()
+    original = CSTNode.__dict__.get("__post_init__")
+    if original is None:  # pragma: no cover
+        return source.parse()
+    CSTNode.__post_init__ = _skip_validation  # type: ignore[method-assign]
+    try:
+        return source.parse()
+    finally:
+        CSTNode.__post_init__ = original  # type: ignore[method-assign]
+
+
 def _prepare_shared(project) -> None:
     """Build what every file may ask of the project once, before workers copy it: the bundle
     model and the project-wide pins (both lazy)."""
@@ -360,12 +390,9 @@ def _prepare_shared(project) -> None:
 def run_rule(rule: Rule, ctx) -> list[Finding]:
     """The rule's findings. A RecursionError (a valid but deeply nested file) is retried once
     with a deep stack (``limits.call_deep``); if it happens again, it propagates."""
-    try:
-        return list(rule.check(ctx))
-    except RecursionError:
-        from mlrules.sources.limits import call_deep
+    from mlrules.sources import limits
 
-        return call_deep(lambda: list(rule.check(ctx)))
+    return limits.retry_deep(lambda: list(rule.check(ctx)))
 
 
 def internal_error(code: str, exc: BaseException) -> str:
@@ -415,7 +442,9 @@ def syntax_finding(source: PythonSource, exc: Exception) -> Finding:
 def quick_syntax_check(source: PythonSource) -> Finding | None:
     """A syntax check with CPython's parser for files no rule needs a CST for (much faster)."""
     try:
-        ast.parse(source.code)
+        with warnings.catch_warnings():  # invalid escapes ("\d") warn on 3.12+: not ours to print
+            warnings.simplefilter("ignore")
+            ast.parse(source.code)
     except SyntaxError as exc:
         return _python_parse_error(source, f"syntax error: {exc.msg}", exc.lineno or 1, max((exc.offset or 1) - 1, 0))
     except (RecursionError, MemoryError, ValueError):

@@ -70,12 +70,22 @@ def load_source(path: str, data: bytes, *, known_bundle_file: bool = False) -> L
         try:
             source = load_yaml(path, text, had_bom)
         except YamlParseError as exc:
-            return ParseProblem(path, str(exc), exc.row, exc.column)
+            return ParseProblem(path, str(exc), *_inside(text, exc.row, exc.column, yaml_breaks=True))
         if not (known_bundle_file or source.is_bundle_root or source.has_bundle_keys):
             return Skipped(path, "YAML without bundle keys (not ours)")
         return source
     try:
         source = load_python(path, text, had_bom, ipynb=kind == "ipynb")
     except NotebookFormatError as exc:
-        return ParseProblem(path, str(exc), exc.row, exc.column)
+        return ParseProblem(path, str(exc), *_inside(text, exc.row, exc.column))
     return source
+
+
+def _inside(text: str, row: int, column: int, yaml_breaks: bool = False) -> tuple[int, int]:
+    """A parser's error position, moved inside the text's lines (an error at the very end of a
+    file, or past a line's ``\r``, points just after the last character of that line)."""
+    from mlrules.sources.text import LineIndex
+
+    lines = LineIndex(text, yaml_breaks=yaml_breaks)
+    row = min(max(row, 1), lines.line_count)
+    return row, min(max(column, 0), len(lines.line(row)))

@@ -125,7 +125,11 @@ class Positions:
 
     def _whole_file(self) -> None:
         if not self._full:
-            self._ranges = node_offsets(self.module)
+            ranges = node_offsets(self.module)
+            if self.code.startswith("\ufeff") and not self.module.code.startswith("\ufeff"):
+                # libcst drops a leading U+FEFF (a second BOM in the file) from the code
+                ranges = {node: (a + 1, b + 1) for node, (a, b) in ranges.items()}
+            self._ranges = ranges
             self._full = True
 
     def _statement_of(self, node: cst.CSTNode) -> cst.CSTNode | None:

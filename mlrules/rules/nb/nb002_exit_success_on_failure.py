@@ -162,7 +162,8 @@ class ExitSuccessOnFailure(PythonRule):
         checker = _Checker(ctx)
         for site in ctx.index.calls:
             call = site.node
-            if not _is_exit(call):
+            name = site.dotted or ""  # _is_exit(call), from the name the index computed
+            if not (name == EXIT or name.endswith("." + EXIT)):
                 continue
             ancestors = tuple(reversed(list(ctx.index.ancestors(call))))  # outermost first
             if not checker.says_success(call, ancestors):
@@ -419,9 +420,12 @@ def _signal_map(index, checker: _Checker) -> dict:
         for node in index.nodes(node_type):
             mark(node, attr)
     for site in index.calls:
-        if _is_exit(site.node):
+        name = site.dotted or ""  # dotted_name(call.func), computed by the index
+        is_exit = name == EXIT or name.endswith("." + EXIT)
+        if is_exit:
             mark(site.node, "exits")
-        if checker.failure_exit(site.node):
+        # checker.failure_exit(call), from the same name
+        if name in _PROCESS_EXITS or (is_exit and not checker.says_success(site.node, ())):
             mark(site.node, "found")
     return out
 

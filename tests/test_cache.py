@@ -1,0 +1,241 @@
+"""The result cache: a warm run says exactly what a cold run says, and an edit invalidates what
+its answers depend on and nothing else (a notebook, what ``%run``s it, the notebooks whose
+bundle tasks changed, the configuration, the mlrules version, files on disk). No timing here:
+``benchmarks/run.py`` shows the speed."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+
+import pytest
+from conftest import run_cli
+
+from mlrules.engine import cache as caching
+from mlrules.engine.cache import Cache
+from mlrules.engine.config import load_settings
+from mlrules.engine.runner import Linter
+
+ROOT = """bundle:
+  name: demo
+include:
+  - resources/*.yml
+variables:
+  catalog:
+    default: dev
+"""
+
+JOB = """resources:
+  jobs:
+    train_job:
+      name: train
+      tasks:
+        - task_key: train
+          notebook_task:
+            notebook_path: ../notebooks/train.py
+            base_parameters:
+              catalog: ${var.catalog}
+        - task_key: score
+          notebook_task:
+            notebook_path: ../notebooks/score.py
+            base_parameters:
+              catalog: ${var.catalog}
+"""
+
+FILES = {
+    "databricks.yml": ROOT,
+    "resources/job.yml": JOB,
+    "notebooks/train.py": (
+        "# Databricks notebook source\nimport mlflow\ncatalog = dbutils.widgets.get('catalog')\n"
+        "mlflow.set_experiment('/Shared/churn')\nwith mlflow.start_run():\n    mlflow.log_metric('auc', 0.9)\n"
+        "dbutils.notebook.exit('SUCCESS')\n"
+    ),
+    "notebooks/score.py": (
+        "# Databricks notebook source\nimport mlflow\ncatalog = dbutils.widgets.get('catalog')\n"
+        "threshold = dbutils.widgets.get('threshold')\nmodel = mlflow.pyfunc.load_model('models:/c.s.m@prod')\n"
+    ),
+    "notebooks/setup.py": "# Databricks notebook source\nshared = 'x'\n",
+    "notebooks/report.py": "# Databricks notebook source\n# MAGIC %run ./setup\n\n# COMMAND ----------\n\nprint(shared, missing_name)\n",
+    "notebooks/other.py": "# Databricks notebook source\nimport mlflow\nmlflow.set_experiment('/Users/me@example.com/x')\n",
+    "notebooks/nb.ipynb": (
+        '{"cells": [{"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], '
+        '"source": ["%pip install shap\\n", "import mlflow\\n", "mlflow.autolog()"]}], '
+        '"metadata": {"language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5}\n'
+    ),
+    "src/helpers.py": "def f(x):\n    return x + 1\n",
+}
+
+
+@pytest.fixture
+def bundle(project):
+    for rel, text in FILES.items():
+        project.write(rel, text)
+    return project
+
+
+def lint(paths=(".",), **settings_changes):
+    """(result, the files linted in this run rather than taken from the cache)."""
+    settings = load_settings(None)
+    for key, value in settings_changes.items():
+        setattr(settings, key, value)
+    linter = Linter(settings)
+    loaded = linter.load(list(paths))
+    result = linter.lint(loaded, cache=Cache(os.path.abspath(".mlrules_cache")))
+    relinted = sorted(path for path, file_result in result.file_results.items() if not file_result.cached)
+    return result, relinted
+
+
+def uncached(paths=(".",), **settings_changes):
+    settings = load_settings(None)
+    for key, value in settings_changes.items():
+        setattr(settings, key, value)
+    linter = Linter(settings)
+    return linter.lint(linter.load(list(paths)))
+
+
+def same(a, b) -> bool:
+    return [(f.code, f.path, f.span, f.message, f.fix, f.cell, f.cell_span) for f in a.findings] == [
+        (f.code, f.path, f.span, f.message, f.fix, f.cell, f.cell_span) for f in b.findings
+    ] and a.errors == b.errors
+
+
+def test_warm_run_is_answered_by_the_manifest_and_equals_the_cold_run(bundle):
+    cold, relinted = lint()
+    assert relinted == sorted(p for p in FILES)
+    warm, relinted = lint()
+    assert warm.from_manifest and relinted == []
+    assert same(warm, cold) and same(cold, uncached())
+    assert {f.code for f in cold.findings} >= {"NB001", "EXP001", "NB009", "NB006", "NB008"}
+
+
+@pytest.mark.parametrize("fmt", ["full", "concise", "json", "sarif", "github"])
+def test_cli_warm_output_is_byte_identical(bundle, fmt):
+    cold = run_cli("check", ".", "--no-cache", "--output-format", fmt)
+    first = run_cli("check", ".", "--output-format", fmt)
+    warm = run_cli("check", ".", "--output-format", fmt)
+    assert cold.stdout_bytes == first.stdout_bytes == warm.stdout_bytes
+    assert cold.exit_code == first.exit_code == warm.exit_code == 1
+    assert os.path.isdir(".mlrules_cache")
+
+
+def test_editing_a_notebook_relints_only_that_notebook(bundle):
+    lint()
+    bundle.write("notebooks/train.py", FILES["notebooks/train.py"] + "x = 1\n")
+    result, relinted = lint()
+    assert relinted == ["notebooks/train.py"]
+    assert same(result, uncached())
+
+
+def test_editing_a_run_target_relints_the_notebooks_that_include_it(bundle):
+    lint()
+    bundle.write("notebooks/setup.py", FILES["notebooks/setup.py"] + "missing_name = 1\n")
+    result, relinted = lint()
+    assert relinted == ["notebooks/report.py", "notebooks/setup.py"]
+    assert "NB009" not in {f.code for f in result.findings}
+    assert same(result, uncached())
+
+
+def test_editing_a_bundle_yaml_relints_the_notebooks_whose_tasks_changed(bundle):
+    lint()
+    # a comment changes no answer: only the YAML file itself is linted again
+    bundle.write("resources/job.yml", JOB + "# a comment\n")
+    result, relinted = lint()
+    assert relinted == ["resources/job.yml"]
+    assert same(result, uncached())
+    # the score task now runs other.py: those two notebooks are what changed
+    bundle.write("resources/job.yml", JOB.replace("../notebooks/score.py", "../notebooks/other.py"))
+    result, relinted = lint()
+    assert relinted == ["notebooks/other.py", "notebooks/score.py", "resources/job.yml"]
+    assert same(result, uncached())
+    # a variable's default: no file rule asked about it; the cross-file rules run again anyway
+    bundle.write("databricks.yml", ROOT.replace("default: dev", "default: prod"))
+    result, relinted = lint()
+    assert relinted == ["databricks.yml"]
+    assert same(result, uncached())
+
+
+def test_configuration_changes(bundle):
+    lint()
+    # per-file-ignores only change suppression: every file result is reused
+    result, relinted = lint(per_file_ignores={"notebooks/other.py": ["EXP001"]})
+    assert relinted == [] and not result.from_manifest
+    assert "EXP001" not in {f.code for f in result.findings}
+    assert same(result, uncached(per_file_ignores={"notebooks/other.py": ["EXP001"]}))
+    # a rule option (or another rule selection) can change any file's findings
+    options = {"EXP001": {"experiment-root": "/Users"}}
+    result, relinted = lint(options=options)
+    assert relinted == sorted(FILES)
+    assert same(result, uncached(options=options))
+    result, relinted = lint(ignore=["NB006"])
+    assert relinted == sorted(FILES)
+    assert same(result, uncached(ignore=["NB006"]))
+
+
+def test_a_new_mlrules_version_invalidates_everything(bundle, monkeypatch):
+    lint()
+    monkeypatch.setattr(caching, "__version__", "99.0")
+    monkeypatch.setattr(caching, "_CODE_DIGEST", None)
+    result, relinted = lint()
+    assert relinted == sorted(FILES) and not result.from_manifest
+
+
+def test_files_on_disk_outside_the_run_are_checked(bundle):
+    """pre-commit passes one file; its ``%run`` target is read from disk, not from the run."""
+    bundle.write("notebooks/report.py", FILES["notebooks/report.py"].replace("./setup", "./later"))
+    first, _ = lint(paths=("notebooks/report.py",))
+    assert "NB010" in {f.code for f in first.findings}  # ./later does not exist
+    bundle.write("notebooks/later.py", "# Databricks notebook source\nshared = 1\nmissing_name = 2\n")
+    result, relinted = lint(paths=("notebooks/report.py",))
+    assert "notebooks/report.py" in relinted
+    assert "NB010" not in {f.code for f in result.findings}
+    assert same(result, uncached(paths=("notebooks/report.py",)))
+
+
+def test_corrupted_and_foreign_entries_are_misses(bundle):
+    cold, _ = lint()
+    for folder, _dirs, names in os.walk(".mlrules_cache"):
+        for i, name in enumerate(names):
+            if name.endswith(".pickle"):
+                with open(os.path.join(folder, name), "wb") as fh:
+                    fh.write(b"garbage" if i % 2 else pickle.dumps({"not": "an entry"}))
+    result, relinted = lint()
+    assert relinted == sorted(FILES)
+    assert same(result, cold)
+
+
+def test_no_cache_reads_and_writes_nothing(bundle):
+    run = run_cli("check", ".", "--no-cache")
+    assert run.exit_code == 1
+    assert not os.path.exists(".mlrules_cache")
+
+
+def test_cache_dir_setting_is_relative_to_the_configuration(bundle):
+    bundle.write("pyproject.toml", '[tool.mlrules]\ncache-dir = "build/lint-cache"\n')
+    run = run_cli("check", "notebooks")
+    assert run.exit_code == 1
+    assert os.path.isdir("build/lint-cache") and not os.path.exists(".mlrules_cache")
+    with open("build/lint-cache/.gitignore") as fh:
+        assert "*" in fh.read()
+    assert run_cli("check", "notebooks").stdout == run.stdout
+
+
+def test_concurrent_runs_share_the_cache(bundle):
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "mlrules", "check", ".", "--output-format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    outputs = [p.communicate()[0] for p in procs]
+    assert all(p.returncode == 1 for p in procs)
+    assert len(set(outputs)) == 1
+    assert run_cli("check", ".", "--output-format", "json", "--no-cache").stdout_bytes == outputs[0]
+
+
+def test_fix_does_not_use_the_cache(bundle):
+    run_cli("check", ".")
+    run = run_cli("fix", ".")
+    assert run.exit_code == 1
+    assert "dbutils.notebook.exit" in bundle.read("notebooks/other.py").decode()
+    # the fixed file is seen as changed by the next check
+    assert run_cli("check", ".", "--output-format", "json").stdout == run_cli("check", ".", "--output-format", "json", "--no-cache").stdout
