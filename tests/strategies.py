@@ -9,8 +9,12 @@ shuffled or cut, newline styles mixed, a BOM, non-UTF-8 bytes, broken JSON/YAML)
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+from contextlib import contextmanager
 from functools import lru_cache
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 # --- bits --------------------------------------------------------------------------------------------
@@ -542,12 +546,6 @@ def any_project():
 
 
 # --- running the engine on generated files --------------------------------------------------------------------
-import os  # noqa: E402
-import tempfile  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-
-from hypothesis import HealthCheck, settings  # noqa: E402
-
 FUZZ_EXAMPLES_ENV = "MLRULES_FUZZ_EXAMPLES"
 
 

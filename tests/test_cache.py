@@ -239,3 +239,38 @@ def test_fix_does_not_use_the_cache(bundle):
     assert "dbutils.notebook.exit" in bundle.read("notebooks/other.py").decode()
     # the fixed file is seen as changed by the next check
     assert run_cli("check", ".", "--output-format", "json").stdout == run_cli("check", ".", "--output-format", "json", "--no-cache").stdout
+
+
+def _example_runs(rule, example, folder):
+    from mlrules.engine.config import Settings
+    from mlrules.rules.base import EngineRule
+    from mlrules.testing.examples import _write
+
+    _write(folder, example.path, example.code)
+    for rel, text in example.files.items():
+        _write(folder, rel, text)
+
+    def run(cache):
+        settings = Settings(root=folder)
+        settings.select = ["ALL"] if issubclass(rule, EngineRule) else [rule.code]
+        if example.options:
+            settings.options = {rule.code: dict(example.options)}
+        linter = Linter(settings)
+        return linter.lint(linter.load(["."]), cache=cache)
+
+    cache = Cache(os.path.join(folder, ".cache"))
+    return run(None), run(cache), run(cache)
+
+
+@pytest.mark.parametrize("rule", [pytest.param(r, id=r.code) for r in __import__("mlrules.rules", fromlist=["all_rules"]).all_rules()])
+def test_every_rule_example_says_the_same_through_the_cache(rule, tmp_path, monkeypatch):
+    """Recording what rules ask the project must not change what they find: every example,
+    uncached, cold with the cache and warm, gives the same findings; no result is opaque."""
+    for kind in ("valid", "invalid"):
+        for i, example in enumerate(getattr(rule, kind)):
+            folder = tmp_path / f"{kind}{i}"
+            folder.mkdir()
+            monkeypatch.chdir(folder)
+            plain, cold, warm = _example_runs(rule, example, str(folder))
+            assert same(plain, cold) and same(plain, warm), (rule.code, kind, i)
+            assert not any(r.opaque for r in cold.file_results.values()), (rule.code, kind, i)

@@ -475,3 +475,17 @@ def test_an_exception_that_cannot_be_printed_is_still_reported(project, cli, mon
     assert run.exit_code == 2
     assert run.stderr.startswith("error: a.py: internal error in rule TST020: KeyError: <unprintable> at test_faults.py:")
     assert "a.py:2:23: EXP001" in run.stdout
+
+
+def test_nesting_guard():
+    """What reaches libcst: shallow files without any parse; deeper ones only when CPython
+    accepts their nesting; a syntax error elsewhere does not hide deep brackets."""
+    assert limits.surely_shallow("import mlflow\nmlflow.set_experiment('/Shared/x')\n")
+    assert not limits.surely_shallow("x = " + "(" * 600 + ")" * 600)
+    limits.check_nesting("x = " + "(" * 150 + "1" + ")" * 150 + "\n" + "y = a.b.c\n" * 1000)  # deep-ish, valid
+    for code in ("x = " + "[" * 1300 + "]" * 1300, "x = " + " and ".join(["a"] * 7100), "x = a" + ".b" * 16000):
+        with pytest.raises(limits.NestingTooDeep):
+            limits.check_nesting(code)
+    with pytest.raises(limits.NestingTooDeep, match="too many nested parentheses"):
+        limits.check_nesting("def f(:\n    pass\nx = " + "(" * 1300 + ")" * 1300)  # CPython stops at line 1
+    limits.check_nesting("def f(:\n    pass\n" + "x = (a.b + c.d)\n" * 2000)  # broken but shallow: libcst reports it

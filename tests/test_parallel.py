@@ -94,9 +94,9 @@ def test_parallel_run_uses_workers_and_finds_everything(project, monkeypatch):
     used = []
     original = parallel._parallel
 
-    def spy(worker, paths, jobs):
-        used.append(len(paths))
-        return original(worker, paths, jobs)
+    def spy(worker, heavy, light, jobs):
+        used.append(len(heavy))
+        return original(worker, heavy, light, jobs)
 
     monkeypatch.setattr(parallel, "_parallel", spy)
     linter = Linter(load_settings(None))

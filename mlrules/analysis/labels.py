@@ -19,7 +19,7 @@ from mlrules.analysis.estimators import Estimator, estimators
 from mlrules.analysis.features import follow_name, list_elements, training_sets
 from mlrules.analysis.index import CallSite, FileIndex, dotted_name
 from mlrules.analysis.values import string_value
-from mlrules.analysis.walk import children, walk
+from mlrules.analysis.walk import walk
 
 ORDERING = (cst.GreaterThan, cst.GreaterThanEqual, cst.LessThan, cst.LessThanEqual)
 # Libraries whose estimators the DQ rules know (custom classes are never judged).
@@ -117,19 +117,16 @@ def _add_name(out, key: str, value_expr, index, scope) -> None:
 
 
 def _subscript_assignments(index: FileIndex):
-    """``x[...] = value`` statements with their enclosing function."""
-    stack: list[tuple[cst.CSTNode, cst.FunctionDef | None]] = [(index.module, None)]
-    while stack:
-        node, scope = stack.pop()
-        if isinstance(node, cst.Assign):
-            if any(isinstance(t.target, cst.Subscript) for t in node.targets):
-                yield node, scope
-            continue
-        if isinstance(node, cst.BaseExpression):
-            continue  # statements only: expressions hold no assignment statements
-        inner = node if isinstance(node, cst.FunctionDef) else scope
-        for child in children(node):
-            stack.append((child, inner))
+    """``x[...] = value`` statements with their enclosing function, last statement first.
+
+    From the shared index (no walk of our own): assignment statements never nest, so this is
+    exactly the order of a last-child-first walk of the tree."""
+    out = []
+    for node in index.nodes(cst.Assign):
+        if any(isinstance(t.target, cst.Subscript) for t in node.targets):
+            scope = next((a for a in index.ancestors(node) if isinstance(a, cst.FunctionDef)), None)
+            out.append((node, scope))
+    return reversed(out)
 
 
 # --- estimators and fits ----------------------------------------------------------------------

@@ -124,8 +124,9 @@ def freeze(facts: NotebookFacts) -> FrozenFacts:
         for value in values.values():
             _collect_nodes(value, roots, 0)
         if roots:
-            keys = _node_keys(facts, roots)
             ranges = _node_ranges(facts, roots)
+            if not ranges:  # positions failed here: keep where the nodes are, to parse again later
+                keys = _node_keys(facts, roots)
     frozen = FrozenFacts(values, keys, facts.parsed)
     frozen._ranges = ranges
     return frozen

@@ -212,13 +212,15 @@ def _work(paths: list[str]) -> list[FileResult]:
     return out
 
 
-def lint_files(worker: Worker, paths: list[str], jobs: int, heavy: int) -> dict[str, FileResult]:
-    """Results by path for ``paths``: in worker processes when worthwhile, else in-process."""
+def lint_files(worker: Worker, paths: list[str], jobs: int, heavy: set[str]) -> dict[str, FileResult]:
+    """Results by path for ``paths``: in worker processes when worthwhile, else in-process.
+    ``heavy``: the paths that need a syntax tree (the others are cheap: YAML, files no rule
+    needs a tree for)."""
     if not paths:
         return {}
-    if jobs > 1 and heavy >= MIN_PARALLEL and can_fork():
+    if jobs > 1 and len(heavy) >= MIN_PARALLEL and can_fork():
         try:
-            return _parallel(worker, paths, jobs)
+            return _parallel(worker, [p for p in paths if p in heavy], [p for p in paths if p not in heavy], jobs)
         except (OSError, ImportError):  # no processes here (sandbox, no /dev/shm): serial
             pass
     worker.start_recording()
@@ -243,18 +245,21 @@ def _serve(connection) -> None:
         connection.send(_work(chunk))
 
 
-def _parallel(worker: Worker, paths: list[str], jobs: int) -> dict[str, FileResult]:
-    """Fork ``jobs`` processes and hand them chunks of files, biggest first. A process that
-    dies (a crash in the native parser, the OOM killer) only loses its chunk: those files are
-    linted in this process afterwards. No threads: plain pipes and process sentinels."""
+def _parallel(worker: Worker, heavy: list[str], light: list[str], jobs: int) -> dict[str, FileResult]:
+    """Fork ``jobs`` processes and hand them chunks of the files that need a tree, biggest
+    first; this process lints the cheap files (YAML, files no rule needs a tree for) while it
+    waits. A process that dies (a crash in the native parser, the OOM killer) only loses its
+    chunk: those files are linted here afterwards. No threads: plain pipes and process
+    sentinels."""
     import multiprocessing
     from multiprocessing.connection import wait
 
     global _WORKER
-    order = sorted(paths, key=lambda p: -len(getattr(worker.loaded.sources[p], "text", "")))
+    order = sorted(heavy, key=lambda p: -len(getattr(worker.loaded.sources[p], "text", "")))
     size = max(1, min(16, len(order) // (jobs * 8)))
     pending = [order[i : i + size] for i in range(0, len(order), size)]
     pending.reverse()  # pop() from the end: biggest first
+    light = list(reversed(light))
     context = multiprocessing.get_context("fork")
     out: dict[str, FileResult] = {}
     processes: list = []
@@ -268,10 +273,11 @@ def _parallel(worker: Worker, paths: list[str], jobs: int) -> dict[str, FileResu
             processes.append((process, mine))
     finally:
         _WORKER = None
+    worker.start_recording()
     busy: dict = {}  # connection -> (process, chunk)
     idle = list(processes)
     try:
-        while pending or busy:
+        while pending or busy or light:
             while idle and pending:
                 process, connection = idle.pop()
                 chunk = pending.pop()
@@ -281,10 +287,20 @@ def _parallel(worker: Worker, paths: list[str], jobs: int) -> dict[str, FileResu
                     continue
                 busy[connection] = (process, chunk)
             if not busy:
-                break  # every process is gone: the rest is linted below
+                if pending:
+                    break  # every process is gone: the rest is linted below
+                while light:
+                    path = light.pop()
+                    out[path] = _here(worker, path)
+                break
             by_sentinel = {process.sentinel: connection for connection, (process, _) in busy.items()}
-            for ready in wait(list(busy) + list(by_sentinel)):
-                connection = by_sentinel.get(ready, ready)
+            ready = wait(list(busy) + list(by_sentinel), timeout=0 if light else None)
+            if not ready and light:
+                path = light.pop()  # a cheap file while the workers are busy
+                out[path] = _here(worker, path)
+                continue
+            for item in ready:
+                connection = by_sentinel.get(item, item)
                 if connection not in busy:
                     continue
                 process, chunk = busy.pop(connection)
@@ -310,14 +326,16 @@ def _parallel(worker: Worker, paths: list[str], jobs: int) -> dict[str, FileResu
                 process.terminate()
                 process.join(timeout=1)
             connection.close()
-    missing = [p for p in paths if p not in out]
-    if missing:
-        worker.start_recording()
-        for path in missing:
-            result = worker.lint(path)
-            worker.store(result)
-            out[path] = result
+    for path in [*heavy, *light]:
+        if path not in out:
+            out[path] = _here(worker, path)
     for result in out.values():
         if result.facts is not None and result.facts.source is None:
             result.facts.attach(worker.loaded.sources[result.path])
     return out
+
+
+def _here(worker: Worker, path: str) -> FileResult:
+    result = worker.lint(path)
+    worker.store(result)
+    return result

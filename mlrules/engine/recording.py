@@ -197,11 +197,12 @@ class _Leaf:
 
 
 class _Raised:
-    __slots__ = ("id", "exc")
+    __slots__ = ("id", "exc", "tb")
 
     def __init__(self, id: int, exc: BaseException) -> None:
         self.id = id
         self.exc = exc
+        self.tb = exc.__traceback__
 
 
 class _Raw:
@@ -222,7 +223,6 @@ class Recorder:
         self.asked: set[int] | None = None  # leaf ids asked while linting the current file
         self.opaque = False
         self.depth = 0  # > 0 while a project method runs
-        self.consumed: set[int] = set()  # iterators (answers) the current file has iterated
         self.root = _Proxy(self, project, (), None)
         self._sets: dict[frozenset, tuple[str, tuple[Query, ...]]] = {}
 
@@ -230,7 +230,6 @@ class Recorder:
     def begin(self) -> None:
         self.asked = set()
         self.opaque = False
-        self.consumed = set()
 
     def end(self) -> tuple[str | None, tuple[Query, ...] | None]:
         """(question-set digest, the questions) of the file; (None, None) when opaque."""
@@ -260,10 +259,12 @@ class Recorder:
         if isinstance(found, _Raised):
             if self.asked is not None:
                 self.asked.add(found.id)
-            raise found.exc
+            raise found.exc.with_traceback(found.tb)  # the same answer, raised from where it was
         if isinstance(found, _Raw):
             self.opaque = True
             return found.value
+        if hasattr(type(object.__getattribute__(found, "_rp_t")), "__next__"):
+            return found._rp_fresh()  # an iterator (a generator's result): a fresh one each time
         return found  # a proxy
 
     def wrap(self, value: Any, chain: Chain) -> Any:
@@ -303,14 +304,24 @@ class Recorder:
 
 
 class _Proxy:
-    __slots__ = ("_rp_rec", "_rp_t", "_rp_chain", "_rp_kind", "_rp_kids")
+    __slots__ = ("_rp_rec", "_rp_t", "_rp_chain", "_rp_kind", "_rp_kids", "_rp_pos")
 
-    def __init__(self, rec: Recorder, target: Any, chain: Chain, kind: str | None) -> None:
+    def __init__(self, rec: Recorder, target: Any, chain: Chain, kind: str | None, kids: dict | None = None) -> None:
         object.__setattr__(self, "_rp_rec", rec)
         object.__setattr__(self, "_rp_t", target)
         object.__setattr__(self, "_rp_chain", chain)
         object.__setattr__(self, "_rp_kind", kind)
-        object.__setattr__(self, "_rp_kids", {})
+        object.__setattr__(self, "_rp_kids", {} if kids is None else kids)
+        object.__setattr__(self, "_rp_pos", 0)  # for an iterator: how far this one has been read
+
+    def _rp_fresh(self) -> "_Proxy":
+        """A new iterator over the same (memoized) items: each call of a generator function
+        gives a fresh generator, and so does each use of its memoized answer."""
+        return _Proxy(
+            object.__getattribute__(self, "_rp_rec"), object.__getattribute__(self, "_rp_t"),
+            object.__getattribute__(self, "_rp_chain"), object.__getattribute__(self, "_rp_kind"),
+            object.__getattribute__(self, "_rp_kids"),
+        )
 
     @property  # isinstance(proxy, PythonSource) keeps working
     def __class__(self):  # type: ignore[override]
@@ -359,12 +370,25 @@ class _Proxy:
 
     def __iter__(self) -> Iterator[Any]:
         target = object.__getattribute__(self, "_rp_t")
-        if hasattr(type(target), "__next__"):  # an iterator is consumed by its first iteration (per file)
-            rec = object.__getattribute__(self, "_rp_rec")
-            if id(self) in rec.consumed:
-                return iter(())
-            rec.consumed.add(id(self))
+        if hasattr(type(target), "__next__"):
+            return self  # an iterator: iter(it) is it; next() reads on from where it is
         return iter(self._rp_items())
+
+    def __next__(self) -> Any:
+        rec = object.__getattribute__(self, "_rp_rec")
+        target = object.__getattribute__(self, "_rp_t")
+        items = rec.compute(self, ("items",), lambda: _ItemsToken(list(target)))
+        position = object.__getattribute__(self, "_rp_pos")
+        if position >= len(items):
+            rec.compute(self, ("len",), lambda: len(items))  # it ran out: how many there were is known
+            raise StopIteration
+        object.__setattr__(self, "_rp_pos", position + 1)
+        kids = object.__getattribute__(self, "_rp_kids")
+        step = ("i", position)
+        found = kids.get(step)
+        if found is None:
+            found = kids[step] = rec.wrap(items[position], object.__getattribute__(self, "_rp_chain") + (step,))
+        return rec.use(found)
 
     def __reversed__(self) -> Iterator[Any]:
         return reversed(self._rp_items())

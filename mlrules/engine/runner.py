@@ -240,7 +240,7 @@ class Linter:
 
             for path in work:
                 keys[path] = (file_slot(self, path), content_hash(loaded.original_bytes.get(path) or loaded.sources[path].text))
-        heavy = sum(1 for path in work if self._needs_tree(loaded.sources[path]))
+        heavy = {path for path in work if self._needs_tree(loaded.sources[path])}
         if heavy:
             _prepare_shared(project)
         worker = Worker(self, project, loaded, record=cache is not None, want_facts=want_facts, drop_trees=drop_trees, cache=cache, keys=keys)
@@ -373,7 +373,14 @@ def parse_unvalidated(source: PythonSource):
 
 def _prepare_shared(project) -> None:
     """Build what every file may ask of the project once, before workers copy it: the bundle
-    model and the project-wide pins (both lazy)."""
+    model and the project-wide pins (both lazy), and the modules parsing imports lazily."""
+    import importlib
+
+    for name in ("libcst.native", "mlrules.sources.positions", "mlrules.engine.frozen", "mlrules.analysis.walk", "symtable"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
     if any(getattr(s, "is_bundle_root", False) or getattr(s, "has_bundle_keys", False) for s in project.yaml_sources()):
         try:
             project.bundle_model

@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
@@ -545,6 +545,7 @@ def _part_pattern(part: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(p.lower()) for p in pieces) + r"\Z", re.S)
 
 
+@lru_cache(maxsize=65536)  # cross-file rules compare every lookup with every created table
 def table_names_match(a: str, b: str) -> bool:
     """Two table names (``{x}`` placeholders allowed) may name the same table.
 

@@ -67,14 +67,54 @@ def node_offsets(module: cst.Module) -> dict[cst.CSTNode, tuple[int, int]]:
     return state.ranges
 
 
+class _Syntactic:
+    """``record_syntactic_position`` as a plain context manager (a generator-based one costs
+    more than the code generation around it)."""
+
+    __slots__ = ("state", "key", "start", "start_node", "end_node")
+
+    def __init__(self, state: "_TextState", node: cst.CSTNode, start_node, end_node) -> None:
+        self.state = state
+        self.key = id(node)
+        self.start_node = start_node
+        self.end_node = end_node
+
+    def __enter__(self) -> None:
+        self.start = self.state.offset
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:  # like _OffsetState: an error inside reaches the caller as it is
+            state = self.state
+            start, end = self.start, state.offset
+            if self.start_node is not None:
+                start = state.ranges[id(self.start_node)][0]
+            if self.end_node is not None:
+                end = state.ranges[id(self.end_node)][1]
+            state.ranges[self.key] = (start, end)
+        return False
+
+
 class _TextState(_OffsetState):
-    """Offsets plus the generated text (to place one statement in the file)."""
+    """Offsets plus the generated text (to place one statement in the file). Ranges are keyed
+    by ``id(node)`` (libcst's ``__hash__`` is a Python-level call)."""
 
     __slots__ = ("parts",)
 
     def __init__(self, module: cst.Module) -> None:
         super().__init__(module)
         self.parts: list[str] = []
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        self._stack.append(self.offset)
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        start = self._stack.pop()
+        key = id(node)
+        if key not in self.ranges:
+            self.ranges[key] = (start, self.offset)
+
+    def record_syntactic_position(self, node, *, start_node=None, end_node=None):  # type: ignore[override]
+        return _Syntactic(self, node, start_node, end_node)
 
     def add_indent_tokens(self) -> None:
         for token in self.indent_tokens:
@@ -105,23 +145,27 @@ class Positions:
         self.module = module
         self.code = code
         self.parents = parents
-        self._ranges: dict[cst.CSTNode, tuple[int, int]] = {}
+        self._ranges: dict[int, tuple[int, int]] = {}  # id(node) -> range
         self._done: set[int] = set()
         self._anchors: dict[int, int] | None = None
         self._full = False
 
     def __getitem__(self, node: cst.CSTNode) -> tuple[int, int]:
-        found = self._ranges.get(node)
+        key = id(node)  # the module (held here) keeps every node of the tree, and so its id, alive
+        found = self._ranges.get(key)
         if found is not None:
             return found
         if not self._full:
             statement = self._statement_of(node)
             if statement is not None and id(statement) not in self._done and self._place(statement):
-                found = self._ranges.get(node)
+                found = self._ranges.get(key)
                 if found is not None:
                     return found
             self._whole_file()
-        return self._ranges[node]
+        found = self._ranges.get(key)
+        if found is None:
+            raise KeyError(node)
+        return found
 
     def _whole_file(self) -> None:
         if not self._full:
@@ -129,7 +173,7 @@ class Positions:
             if self.code.startswith("\ufeff") and not self.module.code.startswith("\ufeff"):
                 # libcst drops a leading U+FEFF (a second BOM in the file) from the code
                 ranges = {node: (a + 1, b + 1) for node, (a, b) in ranges.items()}
-            self._ranges = ranges
+            self._ranges = {id(node): span for node, span in ranges.items()}
             self._full = True
 
     def _statement_of(self, node: cst.CSTNode) -> cst.CSTNode | None:
@@ -191,8 +235,8 @@ class Positions:
             start = self._anchored(statement, text)
             if start is None:
                 return False
-        for node, (a, b) in state.ranges.items():
-            self._ranges[node] = (a + start, b + start)
+        for key, (a, b) in state.ranges.items():
+            self._ranges[key] = (a + start, b + start)
         return True
 
     def _anchored(self, statement: cst.CSTNode, text: str) -> int | None:
