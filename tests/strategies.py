@@ -151,33 +151,34 @@ def simple_line(draw) -> str:
     return draw(_simple_statement()) + draw(_SUFFIXES)
 
 
+_HEADERS = st.sampled_from([
+    "with mlflow.start_run() as run:",
+    "with mlflow.start_run(run_name=\"x\"):",
+    "def train(df, label=\"churned\"):",
+    "def main():",
+    "if __name__ == \"__main__\":",
+    "if env == \"prod\":",
+    "for i in range(3):",
+    "while False:",
+    "try:",
+    "class Trainer:",
+    "async def f():",
+])
+_TAILS = st.sampled_from(["", "except Exception as e:", "except:", "finally:", "else:"])
+
+
+def _as_block(parts) -> tuple:
+    header, body, tail, tail_body = parts
+    blocks = [("block", header, body)]
+    if header == "try:":
+        blocks.append(("block", tail if tail.startswith(("except", "finally")) else "finally:", tail_body))
+    elif header.startswith("if ") and tail == "else:":
+        blocks.append(("block", "else:", tail_body))
+    return ("seq", blocks)
+
+
 def _block_of(children):
-    headers = st.sampled_from([
-        "with mlflow.start_run() as run:",
-        "with mlflow.start_run(run_name=\"x\"):",
-        "def train(df, label=\"churned\"):",
-        "def main():",
-        "if __name__ == \"__main__\":",
-        "if env == \"prod\":",
-        "for i in range(3):",
-        "while False:",
-        "try:",
-        "class Trainer:",
-        "async def f():",
-    ])
-
-    @st.composite
-    def block(draw):
-        header = draw(headers)
-        body = draw(st.lists(children, min_size=1, max_size=4))
-        tail: list[tuple] = []
-        if header == "try:":
-            tail = [("block", draw(st.sampled_from(["except Exception as e:", "except:", "finally:"])), draw(st.lists(children, min_size=1, max_size=3)))]
-        elif header.startswith("if ") and draw(st.booleans()):
-            tail = [("block", "else:", draw(st.lists(children, min_size=1, max_size=2)))]
-        return [("block", header, body), *tail]
-
-    return block().map(lambda blocks: ("seq", blocks))
+    return st.tuples(_HEADERS, st.lists(children, min_size=1, max_size=4), _TAILS, st.lists(children, min_size=1, max_size=3)).map(_as_block)
 
 
 STATEMENT_TREES = st.recursive(simple_line().map(lambda line: ("line", line)), _block_of, max_leaves=25)

@@ -242,6 +242,7 @@ def test_fix_does_not_use_the_cache(bundle):
 
 
 def _example_runs(rule, example, folder):
+    from mlrules.engine.cache import file_slot
     from mlrules.engine.config import Settings
     from mlrules.rules.base import EngineRule
     from mlrules.testing.examples import _write
@@ -250,16 +251,42 @@ def _example_runs(rule, example, folder):
     for rel, text in example.files.items():
         _write(folder, rel, text)
 
-    def run(cache):
+    cold_linter: list = []
+
+    def run(cache, ignores=None):
         settings = Settings(root=folder)
         settings.select = ["ALL"] if issubclass(rule, EngineRule) else [rule.code]
         if example.options:
             settings.options = {rule.code: dict(example.options)}
+        if ignores:
+            settings.per_file_ignores = ignores
         linter = Linter(settings)
+        cold_linter[:] = [linter]
         return linter.lint(linter.load(["."]), cache=cache)
 
     cache = Cache(os.path.join(folder, ".cache"))
-    return run(None), run(cache), run(cache)
+    plain, cold, warm = run(None), run(cache), run(cache)
+    entries = {path: cache.get("file", file_slot(cold_linter[0], path)) for path in cold.file_results}
+    # another run manifest (per-file-ignores that match nothing), the same file entries: every
+    # file comes from the cache and the cross-file rules run on cached facts
+    files = run(cache, {"no/such/folder/*": ["MLR001"]})
+    return plain, cold, warm, files, entries
+
+
+def _only_outside_listings_changed(result, entries: dict, folder: str) -> bool:
+    """Rules list the folders above a file to find the repository root, and other processes
+    write into /tmp: a listing above the example that changed is a legitimate miss. Anything
+    else (a question answered differently, another probe) is not."""
+    from mlrules.engine import recording
+
+    for path, file_result in result.file_results.items():
+        if file_result.cached:
+            continue
+        entry = entries.get(path) or {}
+        changed = [p for p, a in (entry.get("probes") or {}).items() if recording.probe_answer(*p) != a]
+        if not changed or any(p[0] not in ("listdir", "scandir") or p[1].startswith(folder) for p in changed):
+            return False
+    return True
 
 
 @pytest.mark.parametrize("rule", [pytest.param(r, id=r.code) for r in __import__("mlrules.rules", fromlist=["all_rules"]).all_rules()])
@@ -271,6 +298,9 @@ def test_every_rule_example_says_the_same_through_the_cache(rule, tmp_path, monk
             folder = tmp_path / f"{kind}{i}"
             folder.mkdir()
             monkeypatch.chdir(folder)
-            plain, cold, warm = _example_runs(rule, example, str(folder))
-            assert same(plain, cold) and same(plain, warm), (rule.code, kind, i)
+            plain, cold, warm, files, entries = _example_runs(rule, example, str(folder))
+            assert same(plain, cold) and same(plain, warm) and same(plain, files), (rule.code, kind, i)
             assert not any(r.opaque for r in cold.file_results.values()), (rule.code, kind, i)
+            assert not files.from_manifest, (rule.code, kind, i)
+            if not all(r.cached for r in files.file_results.values()):
+                assert _only_outside_listings_changed(files, entries, str(folder)), (rule.code, kind, i)

@@ -195,6 +195,7 @@ def cached_lint(linter, loaded, only, cache: Cache, jobs):
     from mlrules.engine.parallel import tuned_gc
     from mlrules.engine.runner import LintResult
 
+    recording.IGNORED.add(os.path.normpath(os.path.abspath(cache.folder)))  # not an input of any result
     slot = run_slot(linter, loaded, only)
     inputs = inputs_digest(loaded, only)
     manifest = cache.get("run", slot)

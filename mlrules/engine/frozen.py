@@ -54,11 +54,30 @@ class FrozenFacts(NotebookFacts):
         return self
 
     def __getstate__(self) -> dict:
+        """Plain data: each node the groups point at becomes a :class:`NodeStub` (its type,
+        text and place), unless its position is unknown (then the subtree itself goes)."""
         state = dict(self.__dict__)
         state["source"] = None
         state["_live"] = {}
         state.pop("module", None)
         state.pop("index", None)
+        ranges = self._ranges or {}
+        text = getattr(self.source, "text", None)
+        if text is not None and ranges:
+            stubs: dict = {}
+
+            def stub(node):
+                found = stubs.get(id(node))
+                if found is None:
+                    start, end = ranges[node]
+                    found = stubs[id(node)] = (NodeStub(type(node), text[start:end], start), node)
+                return found[0]
+
+            for name in _groups(type(self)):
+                if name in state:
+                    state[name] = _replace_nodes(state[name], ranges, stub, 0)
+            state["_ranges"] = {stub_: ranges[node] for stub_, node in stubs.values()}
+            state["_keys"] = {}
         return state
 
     @property
@@ -91,6 +110,14 @@ class FrozenFacts(NotebookFacts):
 
     def span(self, node):  # type: ignore[override]
         ranges = self._ranges
+        if ranges is not None and node not in ranges:
+            # a node inside a stub's subtree (``lookup.lookup_key_arg.value``)
+            for stub in ranges:
+                if isinstance(stub, NodeStub):
+                    found = stub.range_of(node)
+                    if found is not None:
+                        ranges[node] = found
+                        break
         if ranges is None or (node not in ranges and not self._live):
             ranges = self._resolve()
         if node not in ranges:
@@ -106,6 +133,118 @@ class FrozenFacts(NotebookFacts):
         if node in ranges:
             return self.offset_span(*ranges[node])
         return NotebookFacts.span(self, node)  # a node of the re-parsed tree itself
+
+
+class NodeStub:
+    """A CST node of a frozen fact, as its type, its text and its offset in the file: pickling
+    the subtree itself costs more than the rest of a file's facts together. ``isinstance``
+    sees the node's type; any other use (``stub.func.attr``) parses the text once and reads the
+    rebuilt node. Positions of the stub and of nodes inside the rebuilt one are those in the
+    file (the text is the file's own)."""
+
+    __slots__ = ("_cls", "_text", "_start", "_built", "_prefix", "_offsets")
+
+    def __init__(self, cls: type, text: str, start: int) -> None:
+        object.__setattr__(self, "_cls", cls)
+        object.__setattr__(self, "_text", text)
+        object.__setattr__(self, "_start", start)
+        object.__setattr__(self, "_built", None)
+        object.__setattr__(self, "_prefix", 0)
+        object.__setattr__(self, "_offsets", None)
+
+    def __reduce_ex__(self, protocol):
+        return (NodeStub, (object.__getattribute__(self, "_cls"), object.__getattribute__(self, "_text"), object.__getattribute__(self, "_start")))
+
+    @property  # isinstance(stub, cst.Call) without building it
+    def __class__(self):  # type: ignore[override]
+        return object.__getattribute__(self, "_cls")
+
+    def _node(self):
+        built = object.__getattribute__(self, "_built")
+        if built is None:
+            built, wrapper, prefix = _rebuild(object.__getattribute__(self, "_cls"), object.__getattribute__(self, "_text"))
+            object.__setattr__(self, "_built", (built, wrapper))
+            object.__setattr__(self, "_prefix", prefix)
+            return built
+        return built[0]
+
+    def __getattr__(self, name: str):
+        return getattr(self._node(), name)
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError(f"cannot set {name}: CST nodes are immutable")
+
+    def __repr__(self) -> str:
+        return repr(self._node())
+
+    def range_of(self, node) -> tuple[int, int] | None:
+        """The file offsets of ``node`` when it is the rebuilt node or inside it."""
+        if object.__getattribute__(self, "_built") is None:
+            return None
+        offsets = object.__getattribute__(self, "_offsets")
+        if offsets is None:
+            import libcst as cst
+
+            from mlrules.sources.positions import node_offsets
+
+            built, wrapper = object.__getattribute__(self, "_built")
+            module = cst.Module(body=[cst.SimpleStatementLine(body=[cst.Expr(value=wrapper)])])
+            offsets = node_offsets(module)
+            object.__setattr__(self, "_offsets", offsets)
+        found = offsets.get(node)
+        if found is None:
+            return None
+        shift = object.__getattribute__(self, "_start") - object.__getattribute__(self, "_prefix")
+        return found[0] + shift, found[1] + shift
+
+
+def _rebuild(cls: type, text: str):
+    """(the node, the expression it was parsed as, how many characters precede it there)."""
+    import libcst as cst
+
+    if issubclass(cls, cst.Arg):
+        wrapper = cst.parse_expression("f(" + text + ")")
+        node, prefix = wrapper.args[0], 2
+    else:
+        try:
+            wrapper = node = cst.parse_expression(text)
+            prefix = 0
+        except Exception:  # a chain broken over lines inside someone else's parentheses
+            wrapper = node = cst.parse_expression("(" + text + ")")
+            prefix = 1
+    if type(node) is not cls:
+        raise TypeError(f"rebuilt a {type(node).__name__}, not a {cls.__name__}")
+    return node, wrapper, prefix
+
+
+def _replace_nodes(value: Any, ranges: dict, stub, depth: int) -> Any:
+    """``value`` with each CST node that has a position replaced by its stub."""
+    if depth > 8 or value is None or isinstance(value, (str, int, float, bool, bytes)):
+        return value
+    module = type(value).__module__ or ""
+    if module.startswith("libcst"):
+        return stub(value) if value in ranges and _stubbable(value) else value
+    if isinstance(value, tuple):
+        return tuple(_replace_nodes(v, ranges, stub, depth + 1) for v in value)
+    if isinstance(value, list):
+        return [_replace_nodes(v, ranges, stub, depth + 1) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {}
+        for f in dataclasses.fields(value):
+            if not f.init:
+                continue
+            old = getattr(value, f.name)
+            new = _replace_nodes(old, ranges, stub, depth + 1)
+            if new is not old:
+                changes[f.name] = new
+        return dataclasses.replace(value, **changes) if changes else value
+    return value
+
+
+def _stubbable(node) -> bool:
+    import libcst as cst
+
+    return isinstance(node, (cst.BaseExpression, cst.Arg))
 
 
 def freeze(facts: NotebookFacts) -> FrozenFacts:

@@ -227,31 +227,28 @@ class TooLarge(OSError):
 def read_regular(path: str, limit: int | None = None) -> bytes:
     """The bytes of a regular file. Raises ``NotRegularFile``, ``TooLarge`` or ``OSError``.
 
-    The file is opened without blocking (a FIFO would block ``open`` itself) and checked on the
-    open descriptor, so it cannot be swapped for something else between the check and the read.
+    A FIFO, socket or device is refused before it is opened (opening a FIFO blocks until a
+    writer comes); the file is then opened without blocking and checked again on the open
+    descriptor, so a file swapped for a FIFO in between cannot block either. The read goes
+    through ``open`` so that the result cache sees which files a rule read.
     """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags)
-    try:
-        info = os.fstat(fd)
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise NotRegularFile(errno.EINVAL, f"not a regular file ({_kind(info.st_mode)})")
+    if limit is not None and info.st_size > limit:
+        raise TooLarge(info.st_size, limit)
+    with open(path, "rb", opener=_nonblocking) as fh:
+        info = os.fstat(fh.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise NotRegularFile(errno.EINVAL, f"not a regular file ({_kind(info.st_mode)})")
-        if limit is not None and info.st_size > limit:
-            raise TooLarge(info.st_size, limit)
-        chunks = []
-        remaining = (limit + 1) if limit is not None else -1
-        while True:
-            chunk = os.read(fd, 1 << 20 if remaining < 0 else min(1 << 20, remaining))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            if remaining >= 0:
-                remaining -= len(chunk)
-                if remaining <= 0:  # grew past the limit while being read
-                    raise TooLarge(sum(map(len, chunks)), limit)  # type: ignore[arg-type]
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+        data = fh.read() if limit is None else fh.read(limit + 1)
+    if limit is not None and len(data) > limit:  # it grew past the limit since the check
+        raise TooLarge(len(data), limit)
+    return data
+
+
+def _nonblocking(path: str, flags: int) -> int:
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
 
 
 def _kind(mode: int) -> str:
