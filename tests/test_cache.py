@@ -295,12 +295,15 @@ def test_every_rule_example_says_the_same_through_the_cache(rule, tmp_path, monk
     uncached, cold with the cache and warm, gives the same findings; no result is opaque."""
     for kind in ("valid", "invalid"):
         for i, example in enumerate(getattr(rule, kind)):
-            folder = tmp_path / f"{kind}{i}"
-            folder.mkdir()
-            monkeypatch.chdir(folder)
-            plain, cold, warm, files, entries = _example_runs(rule, example, str(folder))
-            assert same(plain, cold) and same(plain, warm) and same(plain, files), (rule.code, kind, i)
-            assert not any(r.opaque for r in cold.file_results.values()), (rule.code, kind, i)
-            assert not files.from_manifest, (rule.code, kind, i)
-            if not all(r.cached for r in files.file_results.values()):
-                assert _only_outside_listings_changed(files, entries, str(folder)), (rule.code, kind, i)
+            for attempt in range(3):  # other processes may write into the folders above the example
+                folder = tmp_path / f"{kind}{i}-{attempt}"
+                folder.mkdir()
+                monkeypatch.chdir(folder)
+                plain, cold, warm, files, entries = _example_runs(rule, example, str(folder))
+                assert same(plain, cold) and same(plain, warm) and same(plain, files), (rule.code, kind, i)
+                assert not any(r.opaque for r in cold.file_results.values()), (rule.code, kind, i)
+                assert not files.from_manifest, (rule.code, kind, i)
+                if all(r.cached for r in files.file_results.values()) or _only_outside_listings_changed(files, entries, str(folder)):
+                    break
+            else:
+                pytest.fail(f"{rule.code} {kind} {i}: a cached file result was not reused")

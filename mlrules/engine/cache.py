@@ -1,7 +1,9 @@
 """The result cache under ``.mlrules_cache/`` (configurable with ``cache-dir``).
 
-One entry per (kind, key): a pickle written through a temp file + rename, so concurrent
-runs never see half an entry; an unreadable or corrupted entry is a miss, never an error.
+One entry per (kind, key), overwritten in place (the cache grows with the number of files
+and configurations, not with the number of runs): a pickle written through a temp file and
+a rename, so concurrent runs never see half an entry; an unreadable or corrupted entry is a
+miss, never an error.
 Keys are SHA-256 digests of what selects the entry (see ``digest``); each entry holds what
 it must be checked against before use.
 
@@ -9,9 +11,9 @@ Two levels (``cached_lint``):
 
 - **file** entries, one slot per (mlrules code, working folder, rules and their options, file
   path): the content hash of the file, its file-rule findings (before suppression), its
-  notebook facts as plain data, the *question set* its rules asked the project (a digest;
-  the questions themselves are a ``qset`` entry shared by every file that asked the same)
-  and the disk probes they made. An entry is used when the content hash matches, every
+  notebook facts as plain data, the questions its rules asked the project with their
+  answers (and a digest of them: files that asked the same are checked once per run) and
+  the disk probes they made. An entry is used when the content hash matches, every
   question gets the same answer from the current project (``recording.Replayer``) and
   every probe the same result. Suppression (``# noqa``, ``per-file-ignores``) and the
   cross-file rules run again, from the cached facts: no file is parsed.
@@ -34,7 +36,7 @@ from typing import Any
 
 from mlrules import __version__
 
-_FORMAT = "2"
+_FORMAT = "3"
 
 
 def digest(*parts: Any) -> str:
@@ -247,17 +249,13 @@ def _valid_entries(linter, loaded, only, cache: Cache, replayer) -> dict:
         if facts is not None:
             project._facts[path] = facts.attach(loaded.sources[path])
     hits = {}
-    qsets: dict[str, tuple | None] = {}
     probe_memo: dict = {}
     for path, entry in entries.items():
         digest_ = entry.get("qset")
         if digest_ is None:
             continue
-        if digest_ not in qsets:
-            queries = cache.get("qset", digest_)
-            qsets[digest_] = queries if isinstance(queries, tuple) else None
-        queries = qsets[digest_]
-        if queries is None or not replayer.valid(digest_, queries):
+        queries = entry.get("queries")
+        if not isinstance(queries, tuple) or not replayer.valid(digest_, queries):
             continue
         if not recording.probes_valid(entry.get("probes", {}), probe_memo):
             continue

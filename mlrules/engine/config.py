@@ -65,6 +65,8 @@ class Settings:
 
 
 def expand_selectors(selectors: list[str], where: str) -> set[str]:
+    if not selectors:
+        return set()  # nothing to check: no need to import every rule (a cached run never does)
     codes = {r.code for r in all_rules()}
     out: set[str] = set()
     for raw in selectors:

@@ -39,7 +39,7 @@ class FileResult:
     errors: list[FileError] = field(default_factory=list)
     facts: Any = None  # FrozenFacts (Python files, when cross-file rules run)
     qset: str | None = None  # digest of the project questions its rules asked (None: not recorded)
-    queries: tuple | None = None  # those questions, when this process saw them first
+    queries: tuple | None = None  # those questions (for the cache entry; not sent to the parent)
     probes: dict = field(default_factory=dict)  # disk probes of its rules (outside project methods)
     run_probes: dict = field(default_factory=dict)  # every disk probe made while linting it
     opaque: bool = False  # its rules asked something that cannot be replayed: never reused
@@ -104,7 +104,6 @@ class Worker:
         self.keys = keys  # path -> (cache slot, content hash)
         self.recorder = None
         self.probes = None
-        self._sent: set[str] = set()
 
     def start_recording(self) -> None:
         from mlrules.engine import recording
@@ -134,11 +133,8 @@ class Worker:
             result.errors.append(FileError(path, internal_error("engine", exc)))
         finally:
             if rec is not None:
-                result.qset, queries = rec.end()
+                result.qset, result.queries = rec.end()
                 result.opaque = result.qset is None
-                if queries is not None and result.qset not in self._sent:
-                    self._sent.add(result.qset)
-                    result.queries = queries
                 result.probes, result.run_probes = probes.file_probes(), probes.file_all
                 probes.file = probes.file_all = None
         if isinstance(source, PythonSource):
@@ -182,11 +178,9 @@ class Worker:
         if cache is None or result.opaque or result.path not in self.keys:
             return
         slot, digest = self.keys[result.path]
-        if result.queries is not None:
-            cache.put("qset", result.qset, result.queries)
         cache.put("file", slot, {
             "content": digest, "findings": result.findings, "errors": result.errors, "facts": result.facts,
-            "qset": result.qset, "probes": result.probes, "run_probes": result.run_probes,
+            "qset": result.qset, "queries": result.queries, "probes": result.probes, "run_probes": result.run_probes,
         })
 
 
@@ -208,6 +202,7 @@ def _work(paths: list[str]) -> list[FileResult]:
     for path in paths:
         result = worker.lint(path)
         worker.store(result)
+        result.queries = None  # stored with the entry: the parent does not need them
         out.append(result)
     return out
 
@@ -256,8 +251,12 @@ def _parallel(worker: Worker, heavy: list[str], light: list[str], jobs: int) -> 
 
     global _WORKER
     order = sorted(heavy, key=lambda p: -len(getattr(worker.loaded.sources[p], "text", "")))
-    size = max(1, min(16, len(order) // (jobs * 8)))
-    pending = [order[i : i + size] for i in range(0, len(order), size)]
+    pending = []
+    start = 0
+    while start < len(order):  # chunks shrink towards the end, so that the processes finish together
+        size = max(1, min(16, (len(order) - start) // (jobs * 4)))
+        pending.append(order[start : start + size])
+        start += size
     pending.reverse()  # pop() from the end: biggest first
     light = list(reversed(light))
     context = multiprocessing.get_context("fork")

@@ -240,7 +240,7 @@ class Linter:
 
             for path in work:
                 keys[path] = (file_slot(self, path), content_hash(loaded.original_bytes.get(path) or loaded.sources[path].text))
-        heavy = {path for path in work if self._needs_tree(loaded.sources[path])}
+        heavy = {path for path in work if self._needs_tree(loaded.sources[path], project)}
         if heavy:
             _prepare_shared(project)
         worker = Worker(self, project, loaded, record=cache is not None, want_facts=want_facts, drop_trees=drop_trees, cache=cache, keys=keys)
@@ -285,11 +285,14 @@ class Linter:
             if (source.is_notebook or not r.notebooks_only or project.is_task_notebook(source.path)) and (not r.triggers or any(t in source.text for t in r.triggers))
         ]
 
-    def _needs_tree(self, source: Source) -> bool:
-        """Whether linting ``source`` parses it (cheap: trigger words and kinds only)."""
+    def _needs_tree(self, source: Source, project) -> bool:
+        """Whether linting ``source`` parses it (the rules that would run on it; no parse)."""
         if not isinstance(source, PythonSource) or source.language not in ("python", "python3", "ipython"):
             return False
-        return any((not r.triggers or any(t in source.text for t in r.triggers)) for r in self.python_rules)
+        try:
+            return bool(self.rules_for(source, project))
+        except Exception:  # the bundle model failed: the rules will say so
+            return True
 
     def lint_file(self, source: Source, project: "Project", errors: list[FileError]) -> list[Finding]:
         from mlrules.rules.context import PythonContext, YamlContext
