@@ -231,7 +231,7 @@ def notebook_text(k: int, rng: random.Random) -> tuple[str, int]:
     experiment = f"/Users/someone@example.com/exp_{k % 17}" if k % 13 == 5 else f"/Shared/exp_{k % 17}"  # EXP001
     widget = 'threshold = float(dbutils.widgets.get("threshold"))\n' if k % 11 == 4 else ""  # NB006
     setup = SETUP_RUN if k % 5 == 2 else ""
-    blocks = 5 + k % 3
+    blocks = 6 + k % 3
     parts = [NOTEBOOK_HEAD.format(title=f"Notebook {k}", extra=extra.strip(), estimator=estimator, experiment=experiment, widget=widget, setup=setup)]
     for i in range(blocks):
         key = '["customer_id", "region"]' if (k % 19 == 7 and i == 0) else '["customer_id"]'  # FE003

@@ -174,3 +174,17 @@ def test_rule_exception_in_the_linter_api(project):
     result = linter.lint(linter.load(["."]))
     [error] = result.errors
     assert error.path == "bad.py" and "TST010" in error.message
+
+
+def test_invalid_escapes_in_user_code_print_no_warnings(project, cli, recwarn):
+    """``"\\d"`` in the user's code: Python 3.12+ warns when it parses it (3.11: a deprecation);
+    that is the user's business (their own tools say so), never mlrules' output."""
+    import warnings
+
+    warnings.simplefilter("always")
+    # the same statement twice: its position comes from CPython's parse of the file
+    twice = 'mlflow.set_experiment("/Users/a/b")\n'
+    project.write("escapes.py", 'import re\n' + EXP001_MODULE + twice + 'PATTERN = re.compile("\\d+")\n')
+    run = cli("check", *SEL, "--output-format", "json", ".")
+    assert [(f["code"], f["location"]["row"]) for f in run.json()] == [("EXP001", 3), ("EXP001", 4)]
+    assert [str(w.message) for w in recwarn if "escape" in str(w.message)] == []

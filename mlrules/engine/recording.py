@@ -694,9 +694,10 @@ def probe_answer(kind: str, path: str) -> Any:
             with os.scandir(path) as entries:
                 rows = sorted((e.name, e.is_dir(), e.is_file(), e.is_symlink()) for e in entries if not _ignored(path, e.name))
             return _sha(repr(rows).encode("utf-8", "surrogateescape"))
-        if kind == "read":
-            with open(path, "rb") as fh:
-                return _sha(fh.read())
+        if kind == "read":  # never blocks: a file swapped for a FIFO is an error answer (a miss)
+            from mlrules.sources.limits import read_regular
+
+            return _sha(read_regular(path))
     except OSError as exc:
         return ("error", exc.errno)
     raise ValueError(kind)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 import errno
 import os
 import traceback
-import warnings
 from dataclasses import dataclass, field
 
 from functools import cached_property
@@ -18,6 +16,7 @@ from mlrules.engine.suppression import Suppressions
 from mlrules.model import FileError, Finding, Position, Severity, Span
 from mlrules.rules import EngineRule, ProjectRule, PythonRule, Rule, YamlRule, all_rules
 from mlrules.sources.loader import ParseProblem, Skipped, Source, load_source
+from mlrules.sources.limits import quiet_ast
 from mlrules.sources.python import PythonSource
 
 if TYPE_CHECKING:
@@ -452,9 +451,7 @@ def syntax_finding(source: PythonSource, exc: Exception) -> Finding:
 def quick_syntax_check(source: PythonSource) -> Finding | None:
     """A syntax check with CPython's parser for files no rule needs a CST for (much faster)."""
     try:
-        with warnings.catch_warnings():  # invalid escapes ("\d") warn on 3.12+: not ours to print
-            warnings.simplefilter("ignore")
-            ast.parse(source.code)
+        quiet_ast(source.code)
     except SyntaxError as exc:
         return _python_parse_error(source, f"syntax error: {exc.msg}", exc.lineno or 1, max((exc.offset or 1) - 1, 0))
     except (RecursionError, MemoryError, ValueError):

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from mlrules.sources.limits import quiet_ast
+
 if TYPE_CHECKING:
     from mlrules.project.bundle_model import BundleModel
     from mlrules.project.notebook_facts import NotebookFacts, WidgetRead
@@ -47,7 +49,7 @@ class WidgetUse:
     def _protected_rows(self) -> list[tuple[int, int]]:
         """Row ranges of ``try:`` bodies that have an ``except`` handler."""
         try:
-            tree = ast.parse(self.facts.source.code)
+            tree = quiet_ast(self.facts.source.code)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return []
         out = []

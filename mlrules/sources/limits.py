@@ -56,6 +56,14 @@ def symbol_table(code: str) -> symtable.SymbolTable:
         return symtable.symtable(code, "<notebook>", "exec")
 
 
+def quiet_ast(code: str) -> ast.Module:
+    """``ast.parse`` without the warnings Python 3.12+ prints for invalid escapes such as
+    ``"\\d"`` in the user's code (not ours to print). Raises what ``ast.parse`` raises."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(code)
+
+
 SHALLOW_BUDGET = 3500
 # every level of nesting needs a bracket, an operator or one of these keywords
 _CHAIN_CHARACTERS = ".+-*/%@&|^~<>"
@@ -98,9 +106,7 @@ def check_nesting(code: str) -> None:
         _scan_brackets(code)
         return
     if (code.count(" and ") + code.count(" or ")) > MAX_OPERANDS:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = ast.parse(code)
+        tree = quiet_ast(code)
         for node in ast.walk(tree):
             if isinstance(node, ast.BoolOp) and len(node.values) > MAX_OPERANDS:
                 raise NestingTooDeep(f"cannot parse: a boolean expression with {len(node.values)} operands", node.lineno, node.col_offset + 1)

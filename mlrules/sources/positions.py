@@ -193,10 +193,10 @@ class Positions:
     def _anchor_lines(self) -> dict[int, int] | None:
         """id(top-level statement) -> offset of the start of its first token's line."""
         if self._anchors is None:
-            import ast
+            from mlrules.sources.limits import quiet_ast
 
             try:
-                tree = ast.parse(self.code)
+                tree = quiet_ast(self.code)
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 self._anchors = {}
                 return self._anchors
