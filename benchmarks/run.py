@@ -33,7 +33,6 @@ import hashlib
 import json
 import os
 import platform
-import re
 import resource
 import shutil
 import statistics

@@ -13,6 +13,19 @@ from mlrules.cli import main
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_home(tmp_path_factory):
+    """The cache signing key (``$XDG_CACHE_HOME/mlrules/secret-key``) of the test session, not
+    the user's (subprocesses inherit it)."""
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old
+
 # One EXP001 finding (unsafe fix) on row 2, columns 23-35 (1-based), in any .py file.
 EXP001_MODULE = 'import mlflow\nmlflow.set_experiment("/Users/a/b")\n'
 

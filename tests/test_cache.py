@@ -205,6 +205,68 @@ def test_corrupted_and_foreign_entries_are_misses(bundle):
     assert same(result, cold)
 
 
+class _Planted:
+    """A pickle that runs code when loaded: what a malicious commit could put in the cache."""
+
+    def __reduce__(self):
+        return (open, ("PWNED", "w"))
+
+
+def _entries() -> list[str]:
+    return [os.path.join(folder, name) for folder, _dirs, names in os.walk(".mlrules_cache") for name in names if name.endswith(".pickle")]
+
+
+def test_a_planted_pickle_is_never_loaded(bundle):
+    """The cache folder is in the user's tree: an entry not signed with this user's key is a
+    miss and is never unpickled (unpickling can run code)."""
+    cold, _ = lint()
+    from mlrules.engine import cache as cache_module
+
+    for i, path in enumerate(_entries()):
+        with open(path, "rb") as fh:
+            head = fh.read(len(cache_module._MAGIC) + 32)
+        with open(path, "wb") as fh:  # a bare pickle, or a valid-looking header with a forged signature
+            fh.write((head[:-1] + bytes([head[-1] ^ 1]) if i % 2 else b"") + pickle.dumps(_Planted()))
+    result, relinted = lint()
+    assert not os.path.exists("PWNED")
+    assert relinted == sorted(FILES)
+    assert same(result, cold)
+
+
+def test_entries_signed_with_another_key_are_misses(bundle, monkeypatch):
+    from mlrules.engine import cache as cache_module
+
+    cold, _ = lint()
+    assert lint()[1] == []
+    monkeypatch.setattr(cache_module, "_key", b"k" * 32)  # another user, another machine
+    result, relinted = lint()
+    assert relinted == sorted(FILES)
+    assert same(result, cold)
+
+
+def test_the_signing_key_is_private_and_outside_the_project(bundle):
+    from mlrules.engine import cache as cache_module
+
+    path = cache_module._key_path()
+    assert not os.path.abspath(path).startswith(os.getcwd())
+    cache_module._key = None
+    key = cache_module.secret_key()
+    assert len(key) == 32 and os.path.getsize(path) == 32
+    assert os.stat(path).st_mode & 0o077 == 0
+    cache_module._key = None
+    assert cache_module.secret_key() == key  # read back, not made again
+
+
+def test_a_fifo_in_the_cache_is_a_miss_not_a_hang(bundle):
+    cold, _ = lint()
+    for path in _entries():
+        os.unlink(path)
+        os.mkfifo(path)
+    result, relinted = lint()
+    assert relinted == sorted(FILES)
+    assert same(result, cold)
+
+
 def test_no_cache_reads_and_writes_nothing(bundle):
     run = run_cli("check", ".", "--no-cache")
     assert run.exit_code == 1

@@ -22,6 +22,13 @@ Two levels (``cached_lint``):
   cross-file rules, file rules) and the final result. When nothing changed, the run is
   answered from it without building the project or importing a rule.
 
+Entries are signed: a pickle can run code when it is loaded, and the cache folder lives in
+the user's tree, where anyone who can push a commit can put files. Each entry starts with an
+HMAC-SHA256 of its kind, key and payload under a secret key kept outside every project
+(``$XDG_CACHE_HOME/mlrules/secret-key``, created on first use, mode 0600); an entry whose
+signature does not verify is a miss and is never unpickled. Where no key can be kept, the
+key lives for one process only: the cache then works within a run and misses across runs.
+
 The mlrules code digest is the version plus the size and modification time of every module
 of the installed package, so editing a rule while developing also invalidates everything.
 """
@@ -29,6 +36,7 @@ of the installed package, so editing a rule while developing also invalidates ev
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import pickle
 import tempfile
@@ -36,7 +44,55 @@ from typing import Any
 
 from mlrules import __version__
 
-_FORMAT = "3"
+_FORMAT = "4"
+_MAGIC = b"mlrules4"  # then the 32-byte signature, then the pickle
+_KEY_BYTES = 32
+_key: bytes | None = None
+
+
+def secret_key() -> bytes:
+    """This user's cache signing key (see the module docs); created once, then read."""
+    global _key
+    if _key is None:
+        _key = _load_or_create_key() or os.urandom(_KEY_BYTES)
+    return _key
+
+
+def _key_path() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "mlrules", "secret-key")
+
+
+def _load_or_create_key() -> bytes | None:
+    from mlrules.sources.limits import read_regular
+
+    path = _key_path()
+    for _ in range(2):
+        try:
+            key = read_regular(path, limit=_KEY_BYTES)
+            return key if len(key) == _KEY_BYTES else None  # a short file: a writer is still at it
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return None
+        try:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            fd = os.open(path + f".{os.getpid()}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(os.urandom(_KEY_BYTES))
+            try:
+                os.link(path + f".{os.getpid()}", path)  # first writer wins; the others read its key
+            finally:
+                os.unlink(path + f".{os.getpid()}")
+        except FileExistsError:
+            continue
+        except OSError:
+            return None
+    return None
+
+
+def _signature(kind: str, key: str, payload: bytes) -> bytes:
+    return hmac.new(secret_key(), f"{kind}\0{key}\0".encode() + payload, hashlib.sha256).digest()
 
 
 def digest(*parts: Any) -> str:
@@ -72,13 +128,16 @@ class Cache:
             return self._get(kind, key)
 
     def _get(self, kind: str, key: str) -> Any | None:
+        from mlrules.sources.limits import read_regular
+
         try:
-            with open(self._path(kind, key), "rb") as fh:
-                value = pickle.load(fh)
-        except FileNotFoundError:
-            self.misses += 1
-            return None
-        except Exception:  # corrupted, truncated, from another version: a miss
+            data = read_regular(self._path(kind, key))  # a FIFO or device planted there: a miss
+            head = len(_MAGIC) + _KEY_BYTES
+            payload = data[head:]
+            if data[: len(_MAGIC)] != _MAGIC or not hmac.compare_digest(data[len(_MAGIC) : head], _signature(kind, key, payload)):
+                raise ValueError("not signed by this user")  # never unpickled
+            value = pickle.loads(payload)
+        except Exception:  # missing, corrupted, truncated, from another version or user: a miss
             self.misses += 1
             return None
         self.hits += 1
@@ -99,8 +158,9 @@ class Cache:
             _ensure_gitignore(self.folder)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))
             try:
+                payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
                 with os.fdopen(fd, "wb") as fh:
-                    pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                    fh.write(_MAGIC + _signature(kind, key, payload) + payload)
                 os.replace(tmp, path)
             except BaseException:
                 try:

@@ -37,15 +37,21 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 import yaml
 
-from mlrules.model import Edit, Finding, Severity, Span
+from mlrules.model import Span
 from mlrules.project.go_glob import BadPattern, go_glob, has_meta
 from mlrules.sources.python import PythonSource
-from mlrules.sources.yaml_source import MERGE_TAG, YamlSource, iter_mapping, mapping_get, mapping_pair, node_span
+from mlrules.sources.yaml_source import (
+    MERGE_TAG,
+    YamlSource,
+    iter_mapping,
+    mapping_get,
+    mapping_pair,
+    node_span,
+)
 
 if TYPE_CHECKING:
     from mlrules.project.model import Project
     from mlrules.project.notebook_facts import NotebookFacts
-    from mlrules.rules.base import Rule
 
 NOTEBOOK_EXTENSIONS = (".py", ".ipynb", ".sql", ".scala", ".r")
 # Sequences of a job whose elements the CLI merges by a key after the target merge.
@@ -851,56 +857,6 @@ def close_match(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str |
     return found[0] if found else None
 
 
-class TargetedFindings:
-    """Findings of one bundle gathered over its views: one per place and message, with
-    `` (target 'prod')`` added when only some of the bundle's targets have it."""
-
-    def __init__(self, rule: "Rule", bundle: Bundle) -> None:
-        self.rule = rule
-        self.bundle = bundle
-        self._found: dict[tuple, dict] = {}
-
-    def add(
-        self,
-        view: View | None,
-        path: str,
-        span: Span,
-        message: str,
-        *,
-        edits: Iterable[Edit] = (),
-        fix_message: str = "",
-        severity: Severity | None = None,
-    ) -> None:
-        if not self.bundle.model.reportable(path):
-            return
-        key = (path, span.start, message)
-        entry = self._found.setdefault(key, {"span": span, "edits": tuple(edits), "fix": fix_message, "severity": severity, "targets": []})
-        if view is not None and view.target is not None and view.target not in entry["targets"]:
-            entry["targets"].append(view.target)
-        if not entry["edits"] and edits:
-            entry["edits"] = tuple(edits)
-            entry["fix"] = fix_message
-
-    def findings(self) -> Iterator[Finding]:
-        every = self.bundle.target_names
-        for (path, _start, message), entry in self._found.items():
-            targets = entry["targets"]
-            if targets and every and len(targets) < len(every):
-                names = ", ".join(f"'{t}'" for t in targets)
-                message = f"{message} (target{'s' if len(targets) > 1 else ''} {names})"
-            yield self.rule.finding(path, entry["span"], message, edits=entry["edits"], fix_message=entry["fix"], severity=entry["severity"])
-
-
-def distinct(findings: Iterable[Finding]) -> Iterator[Finding]:
-    """Each finding once: a file included by two bundle roots is seen by both."""
-    seen: set[tuple] = set()
-    for finding in findings:
-        key = (finding.path, finding.span, finding.message)
-        if key not in seen:
-            seen.add(key)
-            yield finding
-
-
 def relative_to(path: str, folder: str) -> str:
     rel = os.path.relpath(path, folder)
     return rel.replace(os.sep, "/")
@@ -944,7 +900,6 @@ __all__ = [
     "Node",
     "Task",
     "TaskRun",
-    "TargetedFindings",
     "View",
     "bundle_root_includes",
     "close_match",

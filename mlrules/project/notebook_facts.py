@@ -37,9 +37,9 @@ from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
-from mlrules.analysis.index import FE_CLIENT, FS_CLIENT, CallSite, FileIndex, build_index, dotted_name, file_index
+from mlrules.analysis.index import FE_CLIENT, FS_CLIENT, CallSite, FileIndex, dotted_name, file_index
 from mlrules.analysis.values import StringValue, string_value
-from mlrules.model import Position, Span
+from mlrules.model import Span
 from mlrules.sources.magics import MagicCommand
 from mlrules.sources.python import PythonSource
 

@@ -6,11 +6,15 @@ from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
 
-from mlrules.analysis.requirements import exact_pin, parse_named_requirement, pip_install_words
+from mlrules.analysis.requirements import (
+    exact_pin,
+    parse_named_requirement,
+    pip_install_words,
+)
 from mlrules.model import Applicability, Edit, Span
-from mlrules.project.bundle_model import Job, Node, TargetedFindings, View
+from mlrules.project.bundle_model import Job, Node, View
 from mlrules.rules.base import Invalid, Valid
-from mlrules.rules.bundle_rule import BundleViewRule
+from mlrules.rules.bundle_rule import BundleViewRule, TargetedFindings
 from mlrules.sources.python import PythonSource
 
 ROOT = "bundle:\n  name: churn\ninclude:\n  - resources/*.yml\n"

@@ -2,8 +2,14 @@ from __future__ import annotations
 
 import yaml
 
-from mlrules.project.bundle_model import VARIABLE_REFERENCE, close_match, distinct, iter_scalars, reference_span
+from mlrules.project.bundle_model import (
+    VARIABLE_REFERENCE,
+    close_match,
+    iter_scalars,
+    reference_span,
+)
 from mlrules.rules.base import Invalid, ProjectRule, Valid
+from mlrules.rules.bundle_rule import distinct
 from mlrules.sources.yaml_source import iter_mapping
 
 ROOT = "bundle:\n  name: churn\ninclude:\n  - resources/*.yml\nvariables:\n  catalog:\n    default: ml_dev\n"

@@ -4,8 +4,8 @@ import fnmatch
 import os
 
 from mlrules.model import Severity
-from mlrules.project.bundle_model import distinct
 from mlrules.rules.base import Invalid, ProjectRule, Valid
+from mlrules.rules.bundle_rule import distinct
 from mlrules.sources.yaml_source import node_span
 
 JOB = "resources:\n  jobs:\n    j:\n      name: j\n"
