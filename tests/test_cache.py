@@ -156,6 +156,51 @@ def test_editing_a_bundle_yaml_relints_the_notebooks_whose_tasks_changed(bundle)
     assert same(result, uncached())
 
 
+FEATURE_TABLE = """# Databricks notebook source
+from databricks.feature_engineering import FeatureEngineeringClient
+
+fe = FeatureEngineeringClient()
+fe.create_table(
+    name="ml.churn.customer_features",
+    primary_keys=["customer_id", "region"],
+    df=features_df,
+)
+dbutils.notebook.exit("SUCCESS")
+"""
+
+LOOKUP = """# Databricks notebook source
+from databricks.feature_engineering import FeatureLookup
+
+lookup = FeatureLookup(table_name="ml.churn.customer_features", lookup_key=["region", "customer_id"])
+dbutils.notebook.exit("SUCCESS")
+"""
+
+
+def test_facts_reused_from_the_cache_keep_their_positions(project):
+    """A file linted again with its cached facts (its content did not change, an answer did)
+    stores those facts again: the positions of the nodes they point at must survive a
+    second trip through the cache (FE004 names the table's line from them)."""
+    project.write("databricks.yml", ROOT)
+    project.write("notebooks/features.py", FEATURE_TABLE)
+    project.write("notebooks/train.py", LOOKUP)
+    fe004 = {"select": ["FE004", "NB001"]}
+    lint(**fe004)
+    # the features notebook becomes a task: it is linted again, from its cached facts
+    project.write("resources/job.yml", JOB.replace("../notebooks/score.py", "../notebooks/features.py"))
+    result, relinted = lint(**fe004)
+    assert "notebooks/features.py" in relinted
+    assert same(result, uncached(**fe004))
+    # the lookup changes: FE004 runs again with the features notebook's twice-stored facts
+    project.write("notebooks/train.py", LOOKUP + "# tuned\n")
+    result, relinted = lint(**fe004)
+    assert relinted == ["notebooks/train.py"]
+    assert [f.message for f in result.findings if f.code == "FE004"] == [
+        "FeatureLookup of 'ml.churn.customer_features' passes keys ['region', 'customer_id'] in another order than the "
+        "table's primary keys ['customer_id', 'region'] (notebooks/features.py:5); keys are matched by position"
+    ]
+    assert same(result, uncached(**fe004)) and not result.errors
+
+
 def test_configuration_changes(bundle):
     lint()
     # per-file-ignores only change suppression: every file result is reused

@@ -76,7 +76,9 @@ class FrozenFacts(NotebookFacts):
             for name in _groups(type(self)):
                 if name in state:
                     state[name] = _replace_nodes(state[name], ranges, stub, 0)
-            state["_ranges"] = {stub_: ranges[node] for stub_, node in stubs.values()}
+            # stubs from an earlier pickling (facts reused from the cache) keep their places too
+            kept = {key: place for key, place in ranges.items() if type(key) is NodeStub}
+            state["_ranges"] = {**kept, **{stub_: ranges[node] for stub_, node in stubs.values()}}
             state["_keys"] = {}
         return state
 
