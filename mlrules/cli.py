@@ -38,6 +38,11 @@ def _lint_options(func):
         click.option("--diff", is_flag=True, help="With fixes: print a unified diff, write nothing."),
         click.option("-q", "--quiet", is_flag=True, help="Print findings only: no summary, no notes (errors still go to stderr)."),
         click.option("-v", "--verbose", is_flag=True, help="Also print the configuration used, the rules, skipped files and timing (stderr)."),
+        click.option(
+            "--stdin-filename", metavar="PATH",
+            help="Read the file from standard input (an editor's unsaved buffer) and lint it as PATH, in its project on disk. "
+            "With fixes, the fixed content goes to stdout and the report to stderr.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -88,7 +93,10 @@ def _interruptible(run) -> int:
             signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
 
-def _run(*, fix: bool, paths, select, extend_select, ignore, config_path, output_format, exit_zero, statistics, no_cache, show_fixes, unsafe_fixes, diff, quiet, verbose) -> int:
+def _run(
+    *, fix: bool, paths, select, extend_select, ignore, config_path, output_format, exit_zero, statistics, no_cache, show_fixes,
+    unsafe_fixes, diff, quiet, verbose, stdin_filename,
+) -> int:
     from mlrules.engine.config import ConfigError, expand_selectors, load_settings
     from mlrules.engine.fixer import fix_files, unified_diff, write_atomic
     from mlrules.engine.runner import Linter
@@ -116,7 +124,21 @@ def _run(*, fix: bool, paths, select, extend_select, ignore, config_path, output
         _note(f"configuration: {where}")
         _note(f"rules: {', '.join(sorted(linter.selected))}")
 
-    loaded = linter.load(list(paths) or ["."])
+    stdin_data = None
+    if stdin_filename is not None:
+        if any(p != "-" for p in paths):
+            click.echo("error: --stdin-filename lints standard input only: give no other paths", err=True)
+            return EXIT_ERROR
+        stdin_data = sys.stdin.buffer.read()
+        loaded = linter.load_stdin(stdin_filename, stdin_data)
+    elif "-" in paths:
+        click.echo("error: '-' (standard input) needs --stdin-filename PATH: the file's name says its kind and project", err=True)
+        return EXIT_ERROR
+    else:
+        loaded = linter.load(list(paths) or ["."])
+    # fixing stdin: the fixed content is the output (an editor replaces its buffer with it)
+    content_out = stdin_data is not None and fix and not diff
+    report_to_stderr = content_out
     checked = len(loaded.sources) + len(loaded.problems)
     fixed_count = 0
     would_fix = 0
@@ -127,7 +149,14 @@ def _run(*, fix: bool, paths, select, extend_select, ignore, config_path, output
         outcome = fix_files(linter, loaded, unsafe_fixes)
         result = outcome.result
         messages.extend(outcome.messages)
+        if content_out:
+            fixed = outcome.new_bytes.get(stdin_filename)
+            fixed_count = outcome.fixed.get(stdin_filename, 0) if fixed is not None else 0
+            sys.stdout.buffer.write(fixed if fixed is not None else stdin_data)
+            sys.stdout.buffer.flush()
         for path, data in sorted(outcome.new_bytes.items()):
+            if content_out:
+                break
             if diff:
                 text = unified_diff(path, originals[path], data)
                 if text:
@@ -143,7 +172,7 @@ def _run(*, fix: bool, paths, select, extend_select, ignore, config_path, output
     else:
         from mlrules.engine.cache import Cache
 
-        cache = None if no_cache else Cache(os.path.join(settings.root, settings.cache_dir))
+        cache = None if no_cache or stdin_data is not None else Cache(os.path.join(settings.root, settings.cache_dir))
         result = linter.lint(loaded, cache=cache, drop_trees=True)
 
     for message in messages:
@@ -161,17 +190,17 @@ def _run(*, fix: bool, paths, select, extend_select, ignore, config_path, output
     else:
         report = Report(result.findings, dict(loaded.sources), fixed_count, show_fixes, unsafe_fixes)
         if statistics:
-            click.echo(_statistics(result.findings, unsafe_fixes, as_json=output_format == "json"), nl=False)
+            click.echo(_statistics(result.findings, unsafe_fixes, as_json=output_format == "json"), nl=False, err=report_to_stderr)
         else:
             text = render(output_format, report)
-            if output_format == "full" and text and _stdout_is_tty():
+            if output_format == "full" and text and not report_to_stderr and _stdout_is_tty():
                 _print_rich(text)
             else:
-                click.echo(text, nl=False)
+                click.echo(text, nl=False, err=report_to_stderr)
         if text_format and not quiet:
             if result.findings and not statistics and output_format == "full":
-                click.echo("")
-            click.echo(_summary(result.findings, fixed_count, unsafe_fixes, fix))
+                click.echo("", err=report_to_stderr)
+            click.echo(_summary(result.findings, fixed_count, unsafe_fixes, fix), err=report_to_stderr)
     if verbose:
         _note(f"checked {_plural(checked, 'file')} in {time.perf_counter() - started:.2f}s")
 

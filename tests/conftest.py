@@ -79,9 +79,9 @@ def project(tmp_path, monkeypatch) -> Project:
     return Project(tmp_path)
 
 
-def run_cli(*args: str) -> Run:
-    """``mlrules <args>`` in-process, in the current folder."""
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+def run_cli(*args: str, input: bytes | str | None = None) -> Run:
+    """``mlrules <args>`` in-process, in the current folder (``input``: its standard input)."""
+    result = CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
     return Run(result.exit_code, result.stdout, result.stderr, result.stdout_bytes)
 
 

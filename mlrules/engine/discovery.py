@@ -80,9 +80,7 @@ def discover(paths: list[str], exclude: list[str], base: str = ".") -> Discovery
             result.missing.append(given)
             continue
         if not os.path.isdir(given):
-            roots = _gitignore_roots(os.path.dirname(os.path.abspath(given)))
-            # an explicit file (pre-commit passes each one) stays excluded when a folder above it is
-            if not excluder.excluded(given, False, base, roots) and not _in_excluded_folder(excluder, given, base):
+            if not _explicit_file_excluded(excluder, given, base):
                 add(given)
             continue
         for folder, dirs, files in os.walk(given, followlinks=False):
@@ -97,6 +95,18 @@ def discover(paths: list[str], exclude: list[str], base: str = ".") -> Discovery
                 add(path)
     result.files.sort(key=_path_key)
     return result
+
+
+def excluded_file(path: str, exclude: list[str], base: str = ".") -> bool:
+    """Whether a file given by name (or read from stdin as ``path``) is excluded: by a pattern
+    or ``.gitignore``, itself or through a folder above it. The file need not exist."""
+    return _explicit_file_excluded(_Excluder(exclude), path, base)
+
+
+def _explicit_file_excluded(excluder: _Excluder, path: str, base: str) -> bool:
+    # an explicit file (pre-commit passes each one) stays excluded when a folder above it is
+    roots = _gitignore_roots(os.path.dirname(os.path.abspath(path)))
+    return excluder.excluded(path, False, base, roots) or _in_excluded_folder(excluder, path, base)
 
 
 def _in_excluded_folder(excluder: _Excluder, path: str, base: str) -> bool:

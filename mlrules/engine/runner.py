@@ -15,7 +15,7 @@ from mlrules.engine.discovery import discover
 from mlrules.engine.suppression import Suppressions
 from mlrules.model import FileError, Finding, Position, Severity, Span
 from mlrules.rules import EngineRule, ProjectRule, PythonRule, Rule, YamlRule, all_rules
-from mlrules.sources.loader import ParseProblem, Skipped, Source, load_source
+from mlrules.sources.loader import ParseProblem, Skipped, Source, file_kind, load_source
 from mlrules.sources.limits import quiet_ast
 from mlrules.sources.python import PythonSource
 
@@ -59,6 +59,7 @@ class Linter:
     def __init__(self, settings: Settings, rules: list[type[Rule]] | None = None) -> None:
         self.settings = settings
         self._rules = rules
+        self._stdin: tuple[str, bytes] | None = None  # (absolute path, content) while load_stdin reads
 
     @cached_property
     def rule_classes(self) -> list[type[Rule]]:
@@ -107,6 +108,32 @@ class Linter:
                 loaded.requirements[path] = read_regular(path, self.settings.max_file_size).decode("utf-8", "replace")
             except OSError:  # unreadable, not a regular file, too large: no pins from it
                 pass
+        return loaded
+
+    def load_stdin(self, path: str, data: bytes) -> LoadedFiles:
+        """``data`` (an editor's unsaved buffer, read from standard input) as the file at
+        ``path``, with the project around it read from disk (its bundle, the notebooks its
+        ``%run``s reach): findings are reported on ``path`` only. An excluded ``path``, or one
+        whose kind mlrules does not read, gives nothing to lint (with a notice)."""
+        from mlrules.engine.discovery import excluded_file
+
+        loaded = LoadedFiles(paths=[path], only={path})
+        if excluded_file(path, self.settings.exclude + self.settings.extend_exclude, self.settings.root):
+            loaded.notices.append(f"{path}: skipped, excluded by the configuration")
+            return loaded
+        if not file_kind(path):
+            loaded.notices.append(f"{path}: skipped, not a kind of file mlrules reads (.py, .ipynb, .yml, .yaml)")
+            return loaded
+        if len(data) > self.settings.max_file_size:
+            loaded.notices.append(f"{path}: skipped, {len(data)} bytes is over max-file-size ({self.settings.max_file_size})")
+            return loaded
+        self._stdin = (os.path.normpath(os.path.abspath(path)), data)
+        try:
+            self.load_one(path, loaded)
+            self.load_bundle_context([], [path], loaded)
+        finally:
+            self._stdin = None
+        loaded.only = {path}
         return loaded
 
     def load_bundle_context(self, paths: list[str], given: list[str], loaded: LoadedFiles) -> None:
@@ -169,7 +196,11 @@ class Linter:
         from mlrules.sources.limits import NotRegularFile, TooLarge, read_regular
 
         try:
-            data = read_regular(path, self.settings.max_file_size)
+            stdin = self._stdin
+            if stdin is not None and os.path.normpath(os.path.abspath(path)) == stdin[0]:
+                data = stdin[1]  # the editor's buffer stands for the file on disk
+            else:
+                data = read_regular(path, self.settings.max_file_size)
         except (NotRegularFile, TooLarge) as exc:  # a FIFO would block, a device never ends
             loaded.notices.append(f"{path}: skipped, {exc.strerror}")
             return
