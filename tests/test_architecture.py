@@ -114,3 +114,17 @@ def test_one_rule_per_file_named_after_its_code():
         name for folder, _dirs, names in os.walk(os.path.join(PACKAGE, "rules")) for name in names if RULE_FILE.match(name)
     ]
     assert len(rule_files) == len(by_file)  # no rule file without a registered rule
+
+
+def test_rules_do_not_import_each_other():
+    """What two rules share lives in mlrules/analysis (or project): a rule file imports no other rule file."""
+    problems = []
+    for module, path in _modules():
+        parts = module.split(".")
+        if len(parts) == 4 and parts[1] == "rules":
+            problems += [
+                f"{module}:{line} imports {name}"
+                for line, name in _imports(module, path)
+                if len(name.split(".")) >= 4 and name.split(".")[1] == "rules" and name != module
+            ]
+    assert problems == []

@@ -244,6 +244,18 @@ def where(ctx, node: cst.CSTNode) -> str:
     return f"line {row}"
 
 
+def location(facts, node: cst.CSTNode) -> str:
+    """``path:12`` of a node in another file, for messages (``path:cell 3:2`` for ``.ipynb``,
+    whose rows count over the joined cell text and mean nothing to a reader)."""
+    row = facts.span(node).start.row
+    source = facts.source
+    if source.kind == "ipynb":
+        cell = source.cell_at_row(row)
+        if cell is not None:
+            return f"{facts.path}:cell {cell.number}:{row - cell.start_row + 1}"
+    return f"{facts.path}:{row}"
+
+
 def feature_table_writes(index: FileIndex) -> list[tuple[CallSite, cst.Arg]]:
     """``create_table(..., df=...)`` / ``write_table(..., df=...)`` calls that write data, with the df argument.
 

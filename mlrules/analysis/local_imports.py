@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import libcst as cst
+from packaging.utils import canonicalize_name
 
 from mlrules.analysis.index import dotted_name
 from mlrules.analysis.project_paths import ModuleLocation, ProjectRoots, find_module, roots_for
+from mlrules.analysis.requirements import pip_install_words
 
 IMPORT_ERROR_CATCHERS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
 
@@ -129,3 +131,18 @@ def _catches_import_error(node: cst.Try) -> int:
 def _is_type_checking(test: cst.BaseExpression) -> int:
     name = dotted_name(test)
     return int(bool(name) and name.rsplit(".", 1)[-1] == "TYPE_CHECKING")
+
+
+def installs_project(source, found: list[tuple[ImportSite, ModuleLocation]]) -> bool:
+    """The notebook pip-installs its own project: a local path, a wheel, an editable project,
+    a VCS URL, or a package named like one of the imported project modules (``found``, from
+    ``project_imports``). The imports then name the installed package."""
+    wanted = {canonicalize_name(loc.module.split(".")[0]) for _, loc in found}
+    for magic in source.magics:
+        if any(t.text in ("-e", "--editable") or t.text.startswith("--editable=") for t in magic.args):
+            if magic.name in ("pip", "pip3") or "pip" in magic.arg_text:
+                return True
+        for word in pip_install_words(magic):
+            if word.requirement is None or word.name in wanted:
+                return True
+    return False

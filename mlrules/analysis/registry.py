@@ -187,3 +187,46 @@ def registry_facts(ctx) -> RegistryFacts:
             c.keyword("registry_uri") is not None or c.keyword("model_registry_uri") is not None for c in index.calls
         )
     return RegistryFacts(calls, uc, other, unknown, elsewhere, not included.complete)
+
+
+# --- callers in other files ------------------------------------------------------------------
+def importers_set_registry(ctx) -> bool:
+    """Some other Python file of the project imports this module (``import pkg.mod``,
+    ``from pkg.mod import f``, ``from pkg import mod``) and sets or may set the registry
+    (``set_registry_uri`` with any value, ``registry_uri=``/``model_registry_uri=``, or
+    ``MLFLOW_REGISTRY_URI``): a library function that registers a model relies on that caller."""
+    import os
+
+    from mlrules.analysis.local_imports import import_sites
+    from mlrules.analysis.project_paths import find_module, roots_for
+
+    me = os.path.abspath(ctx.path)
+    stem = os.path.splitext(os.path.basename(me))[0]
+    if stem == "__init__":
+        stem = os.path.basename(os.path.dirname(me))
+    for source in ctx.project.python_sources():
+        text = source.text
+        if os.path.abspath(source.path) == me or stem not in text:
+            continue
+        if "set_registry_uri" not in text and "registry_uri" not in text and "MLFLOW_REGISTRY_URI" not in text:
+            continue
+        facts = ctx.project.facts(source.path)
+        if facts is None or facts.module is None or facts.index is None:
+            continue
+        roots = roots_for(source.path)
+        imports_me = any(
+            (location := find_module(dotted, roots)) is not None and os.path.abspath(location.file) == me
+            for site in import_sites(facts.module)
+            for dotted in site.candidates
+            if stem in dotted
+        )
+        if not imports_me:
+            continue
+        if "MLFLOW_REGISTRY_URI" in text or any(
+            (call.dotted or "").rsplit(".", 1)[-1] == "set_registry_uri"
+            or call.keyword("registry_uri") is not None
+            or call.keyword("model_registry_uri") is not None
+            for call in facts.index.calls
+        ):
+            return True
+    return False

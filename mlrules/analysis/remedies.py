@@ -340,10 +340,74 @@ def unremedied_feature_writes(ctx, remedies) -> list:
 
     if is_test_file(ctx.path):
         return []
-    writes = [call for call, arg in feature_table_writes(ctx.index) if not computed_elsewhere(ctx, arg.value, call.function)]
+    writes = [
+        call for call, arg in feature_table_writes(ctx.index)
+        if not computed_elsewhere(ctx, arg.value, call.function) and not holds_predictions(ctx, arg.value, call.function)
+    ]
     if not writes:
         return []
     text = searchable_text(ctx)
     if text is None or shows_any(text, remedies):
         return []
     return writes
+
+
+# --- model output ------------------------------------------------------------------------------
+PREDICTION_CALLS = frozenset({"predict", "predict_proba", "score_batch", "spark_udf"})
+_MAX_STEPS = 200
+
+
+def holds_predictions(ctx, expr, scope) -> bool:
+    """The DataFrame ``expr`` holds a model's output: it comes (through names and method chains)
+    from ``fe.score_batch(...)``, ``model.predict(...)``/``predict_proba(...)`` or a
+    ``mlflow.pyfunc.spark_udf`` column, or one of the names it is built from gets a column from
+    such a call (``df["pred"] = model.predict(X)``, ``df.loc[:, "pred"] = ...``).
+
+    Such a table serves predictions (feature serving, online lookups); no model reads it as
+    input features, so the DQ feature-table heuristics do not apply.
+    """
+    import libcst as cst
+
+    from mlrules.analysis.walk import walk
+
+    index = ctx.index
+    names: set[tuple[str, object]] = set()  # (name, scope) pairs followed
+    todo = [(expr, scope)]
+    steps = 0
+    while todo and steps < _MAX_STEPS:
+        node, where = todo.pop()
+        for sub in walk(node):
+            steps += 1
+            if isinstance(sub, cst.Call) and _prediction_call(sub):
+                return True
+            if isinstance(sub, cst.Name) and (sub.value, where) not in names and sub.value not in index.imports and not _label(sub, index):
+                names.add((sub.value, where))
+                owner = where if where is not None and sub.value in index.bindings.get(where, {}) else None
+                todo.extend((v, owner) for v in index.values_of(sub.value, where) or () if v is not None)
+    plain = {name for name, _ in names}
+    for node in index.nodes(cst.Assign):
+        for target in node.targets:
+            base = target.target.value if isinstance(target.target, cst.Subscript) else None
+            if isinstance(base, cst.Attribute) and base.attr.value in ("loc", "iloc", "at", "iat"):
+                base = base.value
+            if isinstance(base, cst.Name) and base.value in plain and any(
+                isinstance(sub, cst.Call) and _prediction_call(sub) for sub in walk(node.value)
+            ):
+                return True
+    return False
+
+
+def _prediction_call(call) -> bool:
+    import libcst as cst
+
+    func = call.func
+    name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
+    return name in PREDICTION_CALLS
+
+
+def _label(name, index) -> bool:
+    """``name`` is an attribute or keyword name (``df.select``, ``f(df=x)``), not a variable."""
+    import libcst as cst
+
+    parent = index.parents.get(name)
+    return (isinstance(parent, cst.Attribute) and parent.attr is name) or (isinstance(parent, cst.Arg) and parent.keyword is name)

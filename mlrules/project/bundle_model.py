@@ -573,9 +573,20 @@ class Bundle:
 
     # files of the bundle folder, for did-you-mean suggestions --------------------------------
     @cached_property
+    def search_folder(self) -> str:
+        """The folder whose files did-you-mean suggestions come from: the bundle folder; for an
+        orphan file, the folder of the nearest bundle root above it (the bundle it was probably
+        meant for), else its own folder."""
+        if self.folder is not None:
+            return self.folder
+        own = os.path.dirname(os.path.abspath(self.files[0].path))
+        root = find_bundle_root(own)
+        return os.path.dirname(root) if root is not None else own
+
+    @cached_property
     def tree_files(self) -> list[str]:
-        """Relative paths of the files under the bundle folder (hidden and build folders skipped)."""
-        folder = self.folder or os.path.dirname(os.path.abspath(self.files[0].path))
+        """Relative paths of the files under the bundle's search folder (hidden and build folders skipped)."""
+        folder = self.search_folder
         out: list[str] = []
         for current, dirs, files in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
@@ -587,7 +598,7 @@ class Bundle:
 
     def suggest(self, missing: str, kind: str) -> str | None:
         """The existing file closest to the absolute path ``missing`` (absolute), or None."""
-        folder = self.folder or os.path.dirname(os.path.abspath(self.files[0].path))
+        folder = self.search_folder
         extensions = NOTEBOOK_EXTENSIONS if kind == "notebook" else (".py",)
         candidates = [p for p in self.tree_files if p.lower().endswith(extensions)]
         if kind == "notebook":

@@ -22,7 +22,8 @@ class TaskPathNotFound(BundleViewRule):
     it (an included file, a target override); `${workspace.file_path}` is the bundle root and
     `${var.x}` is replaced by the variable's value for each target. A notebook path is tried
     as written and with `.py`, `.ipynb`, `.sql`, `.scala` and `.r`. The message names the
-    closest existing file.
+    closest existing file (for a job file that no bundle root includes, the closest file
+    under the nearest bundle root above it).
 
     Not checked: absolute workspace paths (`/Workspace/...`, `/Repos/...`), paths with an
     unknown `${...}` part, and tasks that run from a job's `git_source`.
@@ -74,6 +75,14 @@ class TaskPathNotFound(BundleViewRule):
             files={"resources/job.yml": _job("notebook_path: ${workspace.file_path}/notebooks/${var.nb}"), "notebooks/train.py": NOTEBOOK},
             message_contains="(target 'prod')",
         ),
+        # a job file that the bundle root forgot to include: still resolved from its own folder,
+        # and the suggestion searches the bundle root above it
+        Invalid(
+            _job("notebook_path: ../pipelines/nightly"),
+            7, 28, path="deploy/jobs/nightly.yml",
+            files={"databricks.yml": "bundle:\n  name: churn\n", "pipelines/nightly.py": NOTEBOOK},
+            message_contains="did you mean '../../pipelines/nightly'",
+        ),
     )
     valid = (
         Valid(
@@ -102,7 +111,9 @@ class TaskPathNotFound(BundleViewRule):
                 if run is None or not run.checkable or run.path is not None or run.candidate is None:
                     continue
                 yaml_folder = os.path.dirname(os.path.abspath(run.node.source.path))
-                shown = relative_to(run.candidate, bundle.folder or yaml_folder)
+                # an orphan file (no bundle root includes it): show the path from where the run
+                # stands, not from the YAML's folder (that would repeat the path as written)
+                shown = relative_to(run.candidate, bundle.folder) if bundle.folder is not None else model.display_path(run.candidate)
                 message = (
                     f"{run.field} '{run.written}' of task '{task.label}' (job '{job.name}') resolves to "
                     f"'{shown}', which does not exist"

@@ -14,7 +14,8 @@ class MissingTimeout(BundleViewRule):
     all set their own. The finding points at the job's key and names the notebook tasks
     that have no timeout either. A job-level timeout bounds every task of the run, so tasks
     of a job that has one are not reported; an explicit `timeout_seconds: 0` is taken as a
-    deliberate choice.
+    deliberate choice. A job without tasks (a placeholder, or one whose tasks only some
+    targets add: those targets' views are checked) runs no compute and is not reported.
 
     Opt-in (`extend-select = ["BND009"]`).
 
@@ -67,6 +68,8 @@ class MissingTimeout(BundleViewRule):
         ),
     )
     valid = (
+        # a placeholder job with no tasks yet: nothing runs, nothing to bound
+        Valid("resources:\n  jobs:\n    rollback:\n      name: rollback\n", path="resources/job.yml", files={"databricks.yml": ROOT}),
         Valid(
             "resources:\n  jobs:\n    j:\n      timeout_seconds: 14400\n      tasks:\n        - task_key: a\n          notebook_task: {notebook_path: ../nb.py}\n",
             path="resources/job.yml", files={"databricks.yml": ROOT},
@@ -89,7 +92,7 @@ class MissingTimeout(BundleViewRule):
                 continue
             tasks = [t for t in job.tasks if t.parent is None]
             lacking = [t for t in tasks if t.node.get("timeout_seconds") is None]
-            if tasks and not lacking:
+            if not lacking:  # every task has its own, or the job has none (it runs nothing)
                 continue
             notebooks = [t.label for t in lacking if t.notebook_task is not None]
             detail = f" and neither do its notebook tasks {', '.join(repr(n) for n in notebooks)}" if notebooks else ""

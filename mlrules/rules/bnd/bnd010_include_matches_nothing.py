@@ -70,6 +70,13 @@ class IncludeMatchesNothing(ProjectRule):
             files={"databricks.yml": "bundle:\n  name: b\ninclude:\n  - resources/*.yml\n", "resources/more/x.yml": JOB},
             message_contains="only the bundle root",
         ),
+        # the nested files are already brought in by their own entry: no misleading hint that
+        # the first glob was meant to reach them (the message ends right after "matches no file")
+        Invalid(
+            "bundle:\n  name: b\ninclude:\n  - deploy/*.yml\n  - deploy/jobs/*.yml\n",
+            4, 5, path="databricks.yml", files={"deploy/jobs/nightly.yml": JOB},
+            message_contains="matches no file: nothing",
+        ),
     )
     valid = (
         Valid(
@@ -105,7 +112,8 @@ class IncludeMatchesNothing(ProjectRule):
                 elif entry.bad_pattern:
                     yield self.finding(path, span, f"include entry '{entry.pattern}' is not a valid glob pattern")
                 elif entry.is_glob:
-                    deeper = _deeper_matches(path, entry.pattern)
+                    covered = {os.path.normpath(m) for other in bundle.includes for m in other.matches}
+                    deeper = _deeper_matches(path, entry.pattern, covered)
                     hint = (
                         f" (`*` does not cross `/` and `**` is not recursive: it does not reach '{deeper}')" if deeper else ""
                     )
@@ -121,8 +129,9 @@ class IncludeMatchesNothing(ProjectRule):
                     )
 
 
-def _deeper_matches(root_file: str, pattern: str) -> str | None:
-    """A YAML file that the pattern would reach if ``*`` crossed folders (what was probably meant)."""
+def _deeper_matches(root_file: str, pattern: str, covered: set[str]) -> str | None:
+    """A YAML file that the pattern would reach if ``*`` crossed folders (what was probably meant);
+    files that another include entry already brings in (``covered``) are not what was missed."""
     head = pattern.split("*", 1)[0]
     folder = os.path.join(os.path.dirname(os.path.abspath(root_file)), os.path.dirname(head))
     if not os.path.isdir(folder):
@@ -132,7 +141,8 @@ def _deeper_matches(root_file: str, pattern: str) -> str | None:
     for current, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            rel = os.path.relpath(os.path.join(current, name), base).replace(os.sep, "/")
-            if fnmatch.fnmatchcase(rel, loose):
+            full = os.path.join(current, name)
+            rel = os.path.relpath(full, base).replace(os.sep, "/")
+            if fnmatch.fnmatchcase(rel, loose) and os.path.normpath(os.path.abspath(full)) not in covered:
                 return rel
     return None

@@ -35,6 +35,9 @@ class NanNotCleanedAtSource(PythonRule):
     that comes from a function imported from the project (or loaded dynamically), from
     `self.<attr>`, or from a parameter of a function that this file never calls (a library
     helper). Unit tests (`test_*.py`, `*_test.py`, files under `tests/`) are not checked.
+    Nor is a table of model output (the data comes from `fe.score_batch`, a `.predict(...)` /
+    `.predict_proba(...)` column or a `mlflow.pyfunc.spark_udf` column): it serves
+    predictions, no model reads it as input features.
 
     ## Example
     ```python
@@ -98,6 +101,15 @@ class NanNotCleanedAtSource(PythonRule):
               "fe = FeatureEngineeringClient()\n" + _WRITE.replace("df=features_df", "df=features_df.dropDuplicates()")),
         Valid("from databricks.feature_engineering import FeatureEngineeringClient\n\nclass Writer:\n    def write(self):\n        FeatureEngineeringClient().write_table(name=self.name, df=self.features)\n", path="lib/writer.py"),
         Valid("from databricks.feature_engineering import FeatureEngineeringClient\n\ndef write(fe, df):\n    fe.write_table(name='ml.f', df=df)\n", path="lib/writer.py"),
+        # a table of model output (served predictions), not model input features
+        Valid(_HEAD + 'scored = fe.score_batch(model_uri="models:/ml.churn.model@prod", df=features_df)\n'
+              'fe.create_table(name="ml.churn.served_scores", primary_keys=["customer_id"], df=scored.select("customer_id", "prediction"))\n',
+              path="serve.py"),
+        Valid(_HEAD + 'out = accounts[["account_id"]].copy()\nout.loc[:, "churn_prob"] = clf.predict_proba(accounts[cols])[:, 1]\n'
+              'out = spark.createDataFrame(out)\nfe.write_table(name="ml.churn.scores", df=out, mode="merge")\n', path="serve.py"),
+        Valid("import mlflow\n" + _HEAD + 'score = mlflow.pyfunc.spark_udf(spark, "models:/ml.churn.model@prod")\n'
+              'risk_df = features_df.withColumn("risk", score(*cols))\nfe.create_table(name="ml.churn.risk", primary_keys=["customer_id"], df=risk_df)\n',
+              path="serve.py"),
     )
 
     def check(self, ctx):

@@ -32,6 +32,9 @@ class FeaturesNotCastToDouble(PythonRule):
     notebooks included with `%run`; markdown does not count. A file with a `%run` that is not
     in the project is not checked. Data computed in another file (a project helper, `self.<attr>`,
     a parameter of a function never called here) is not judged, and unit tests are not checked.
+    Nor is a table of model output (the data comes from `fe.score_batch`, a `.predict(...)` /
+    `.predict_proba(...)` column or a `mlflow.pyfunc.spark_udf` column): it serves predictions
+    and no model signature reads it.
 
     ## Example
     ```python
@@ -77,6 +80,15 @@ class FeaturesNotCastToDouble(PythonRule):
         # the data is computed in another file: the remedy may be there
         Valid(_HEAD.replace("features_df = spark", "from churn.features import compute_features\nfeatures_df = compute_features(spark") + _CREATE, path="features.py"),
         Valid("from databricks.feature_engineering import FeatureEngineeringClient\n\nclass Writer:\n    def write(self):\n        FeatureEngineeringClient().write_table(name=self.name, df=self.features)\n", path="lib/writer.py"),
+        # a table of model output (served predictions), not model input features
+        Valid(_HEAD + 'scored = fe.score_batch(model_uri="models:/ml.churn.model@prod", df=features_df)\n'
+              'fe.create_table(name="ml.churn.served_scores", primary_keys=["customer_id"], df=scored.select("customer_id", "prediction"))\n',
+              path="serve.py"),
+        Valid(_HEAD + 'out = accounts[["account_id"]].copy()\nout.loc[:, "churn_prob"] = clf.predict_proba(accounts[cols])[:, 1]\n'
+              'out = spark.createDataFrame(out)\nfe.write_table(name="ml.churn.scores", df=out, mode="merge")\n', path="serve.py"),
+        Valid("import mlflow\n" + _HEAD + 'score = mlflow.pyfunc.spark_udf(spark, "models:/ml.churn.model@prod")\n'
+              'risk_df = features_df.withColumn("risk", score(*cols))\nfe.create_table(name="ml.churn.risk", primary_keys=["customer_id"], df=risk_df)\n',
+              path="serve.py"),
     )
 
     def check(self, ctx):

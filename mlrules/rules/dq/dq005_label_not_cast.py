@@ -125,5 +125,5 @@ class LabelNotCast(PythonRule):
                 ctx.path,
                 ctx.span(fit.call.node),
                 f"`{fit.call.dotted or 'fit'}(...)` trains {estimator.class_name} on label '{label}', which the file never casts to {wanted}: "
-                "the model's output type follows the table's type",
+                "the label keeps the table's type (DECIMAL, string, ...) into training and the model's signature",
             )

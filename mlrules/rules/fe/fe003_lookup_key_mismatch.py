@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from mlrules.analysis.features import location
 from mlrules.project.notebook_facts import (
     compare_lookup,
     created_feature_tables,
@@ -202,7 +203,6 @@ FeatureLookup(table_name="ml.churn.customer_features", lookup_key="customer_id")
                 if not all(v == "count" for v in verdicts):
                     continue
                 where_facts, table = candidates[0]
-                row = where_facts.span(table.node).start.row
                 given = lookup.lookup_key.count + lookup.timestamp_lookup_key.count
                 keys = describe_keys(lookup.lookup_key)
                 if lookup.timestamp_lookup_key.count:
@@ -213,5 +213,5 @@ FeatureLookup(table_name="ml.churn.customer_features", lookup_key="customer_id")
                     facts.path,
                     facts.span(lookup.lookup_key_arg.value),
                     f"FeatureLookup of '{lookup.table_name.text}' passes {given} key(s) {keys} but the table is created "
-                    f"with {table_keys.count} key column(s) {describe_keys(table_keys)} at {where_facts.path}:{row}{more}",
+                    f"with {table_keys.count} key column(s) {describe_keys(table_keys)} at {location(where_facts, table.node)}{more}",
                 )

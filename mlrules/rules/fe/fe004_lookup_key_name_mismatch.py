@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from mlrules.analysis.features import location
 from mlrules.project.notebook_facts import (
     compare_lookup,
     created_feature_tables,
@@ -91,6 +92,15 @@ FeatureLookup(table_name="ml.churn.activity", lookup_key="ts", timestamp_lookup_
 """,
             2, 58, path="train.py", files={"features.py": TS_FEATURES},
         ),
+        # the table is created in a notebook (.ipynb): the message names its cell and row
+        Invalid(
+            """from databricks.feature_engineering import FeatureLookup
+FeatureLookup(table_name="ml.churn.customer_features", lookup_key=["account_id", "region"])
+""",
+            2, 67, path="train.py",
+            files={"features.ipynb": ipynb(("markdown", "# Features"), FEATURES.split("\n", 1)[1])},
+            message_contains="features.ipynb:cell 2:4)",
+        ),
     )
     valid = (
         Valid(
@@ -132,7 +142,6 @@ FeatureLookup(table_name="ml.churn.customer_features", lookup_key=[key, "region"
                 if "names" not in verdicts or any(v in ("ok", None) for v in verdicts):
                     continue
                 where_facts, table = next(c for c, v in zip(candidates, verdicts) if v == "names")
-                row = where_facts.span(table.node).start.row
                 given = list(lookup.lookup_key.names)
                 wanted = list((table.non_timeseries_keys() if lookup.timestamp_lookup_key.count else table.key_columns()).names)
                 problem = "in another order" if sorted(given) == sorted(wanted) else "with other names"
@@ -143,5 +152,5 @@ FeatureLookup(table_name="ml.churn.customer_features", lookup_key=[key, "region"
                     facts.path,
                     facts.span(lookup.lookup_key_arg.value),
                     f"FeatureLookup of '{lookup.table_name.text}' passes keys {keys} {problem} than the table's "
-                    f"primary keys {describe_keys(table.key_columns())} ({where_facts.path}:{row}); keys are matched by position",
+                    f"primary keys {describe_keys(table.key_columns())} ({location(where_facts, table.node)}); keys are matched by position",
                 )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from mlrules.analysis.features import location
+from mlrules.analysis.features import where as line_of
 from mlrules.analysis.index import dotted_name
 from mlrules.project.notebook_facts import (
     created_feature_tables,
@@ -121,6 +123,7 @@ class ManualFeatureJoinAtInference(ProjectRule):
                 "    .toPandas()\n)\n",
             ),
             2, 5, cell=3, path="score.ipynb", files={"features.py": FEATURES, "train.py": TRAIN},
+            message_contains="(cell 2, line 2)",
         ),
         Invalid(
             """import mlflow
@@ -194,13 +197,12 @@ scored = fe.score_batch(model_uri="models:/ml.churn.churn_model@champion", df=cu
                 where, table = matches[0]
                 written = dotted_name(join.node.func)
                 method = written if written and len(written) <= 40 else "." + join.node.func.attr.value
-                load_row = facts.span(load.node).start.row
                 yield self.finding(
                     facts.path,
                     facts.span(join.node),
-                    f"`{method}(...)` joins feature table '{join.table.text}' (created at {where.path}:"
-                    f"{where.span(table.node).start.row}) by hand after loading registered model '{load.uri.text}' "
-                    f"with `{load.call}` (line {load_row}); use `fe.score_batch(model_uri=..., df=<keys only>)`",
+                    f"`{method}(...)` joins feature table '{join.table.text}' (created at {location(where, table.node)}) "
+                    f"by hand after loading registered model '{load.uri.text}' "
+                    f"with `{load.call}` ({line_of(facts, load.node)}); use `fe.score_batch(model_uri=..., df=<keys only>)`",
                 )
 
 

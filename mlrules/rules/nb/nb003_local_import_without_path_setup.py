@@ -3,11 +3,9 @@ from __future__ import annotations
 import os
 
 import libcst as cst
-from packaging.utils import canonicalize_name
 
-from mlrules.analysis.local_imports import ImportSite, project_imports
+from mlrules.analysis.local_imports import ImportSite, installs_project, project_imports
 from mlrules.analysis.project_paths import ModuleLocation, ProjectRoots, depth_below, installs_own_package
-from mlrules.analysis.requirements import pip_install_words
 from mlrules.model import Applicability, Edit
 from mlrules.rules.base import Invalid, Option, PythonRule, Valid, ipynb
 
@@ -44,7 +42,10 @@ class LocalImportWithoutPathSetup(PythonRule):
     Not flagged (Databricks puts the notebook's folder on `sys.path` since DBR 11.3 and on
     serverless, and the repo root for a notebook in a Git folder):
     - modules in the notebook's own folder (option `check-notebook-folder` flags them too);
-    - without a bundle file, modules at the repo root (a Git folder run); its `src/` is flagged;
+    - modules at the repo root (not its `src/`) when there is no bundle file, or when no bundle
+      task runs the notebook through a relative `notebook_path` (it then runs from a Git folder,
+      whose root Databricks puts on `sys.path`; a task with an absolute `/Workspace/...` path
+      runs such a checkout too);
     - a `sys.path.insert/append/extend`, an assignment to `sys.path`, `site.addsitedir`,
       `os.chdir`, `sc.addPyFile` or a `%run` anywhere before the import;
     - notebooks that `%pip install` a local path, a wheel, `-e ...` or a package of the same name;
@@ -228,6 +229,28 @@ class LocalImportWithoutPathSetup(PythonRule):
                 "from churn.features import build\n"
             ),
         ),
+        # a Git checkout that is also the bundle root, but a bundle task runs the notebook from
+        # the deployed files: the root is not on sys.path there
+        Invalid(
+            "# Databricks notebook source\nfrom common.io import load\n",
+            2, 6, path="flows/nightly.py",
+            files={
+                ".git/HEAD": "ref: refs/heads/main\n", "common/__init__.py": "", "common/io.py": "",
+                "databricks.yml": "bundle:\n  name: x\nresources:\n  jobs:\n    nightly:\n      tasks:\n"
+                "        - task_key: run\n          notebook_task:\n            notebook_path: ./flows/nightly\n",
+            },
+            fixed=(
+                "# Databricks notebook source\nimport sys\n\n"
+                "try:\n"
+                f"    _notebook_path = {_SETUP}\n"
+                '    _bundle_root = "/Workspace" + "/".join(_notebook_path.removeprefix("/Workspace").split("/")[:-2])\n'
+                "    if _bundle_root not in sys.path:\n"
+                "        sys.path.insert(0, _bundle_root)\n"
+                "except Exception as _path_error:\n"
+                '    print(f"Bundle path setup failed: {_path_error}")\n\n'
+                "from common.io import load\n"
+            ),
+        ),
         # CRLF file: the inserted block keeps the file's newlines
         Invalid(
             "# Databricks notebook source\r\nfrom churn import features\r\n",
@@ -261,6 +284,16 @@ class LocalImportWithoutPathSetup(PythonRule):
         Valid("# Databricks notebook source\n# MAGIC %pip install churn==1.0\n\n# COMMAND ----------\n\nfrom churn import features\n", path="notebooks/nb.py", files=_bundle),
         # no bundle: a notebook in a Git folder has the repo root on sys.path
         Valid("# Databricks notebook source\nfrom common import utils\n", path="jobs/nb.py", files={".git/HEAD": "", "common/__init__.py": "", "common/utils.py": ""}),
+        # bundle root = Git root, and no bundle task runs this notebook: opened from a Git folder,
+        # whose root is on sys.path, so a top-level package of the checkout imports fine
+        Valid(
+            "# Databricks notebook source\nfrom shared.metrics import f1_at\n\nprint(f1_at(0.5))\n",
+            path="exploration/drift.py",
+            files={
+                ".git/HEAD": "ref: refs/heads/main\n", "databricks.yml": "bundle:\n  name: drift\n",
+                "shared/__init__.py": "", "shared/metrics.py": "def f1_at(t):\n    return t\n",
+            },
+        ),
         # a module beside the notebook is importable (the notebook's folder is on sys.path)
         Valid("# Databricks notebook source\nfrom predict import predict_batch\n", path="deployment/nb.py", files={"databricks.yml": "", "deployment/predict.py": ""}),
         # not a project module, a stdlib name, a relative import
@@ -294,15 +327,16 @@ class LocalImportWithoutPathSetup(PythonRule):
             return
         if not self.config["check-notebook-folder"]:
             found = [(site, loc) for site, loc in found if not loc.beside(roots)]
-        if roots.bundle_root is None:
-            # no bundle: the notebook runs from a Git folder, whose root is on sys.path
-            found = [(site, loc) for site, loc in found if not (loc.kind == "repo" and not loc.in_src)]
+        if roots.repo_root is not None and (roots.bundle_root is None or not ctx.project.bundle_model.notebook_tasks(ctx.path)):
+            # no bundle, or no bundle task runs this notebook from the bundle's deployed files:
+            # the notebook runs from a Git folder, whose root is on sys.path
+            found = [(site, loc) for site, loc in found if not (loc.root == roots.repo_root and not loc.in_src)]
         found = [
             (site, loc)
             for site, loc in found
             if not site.guarded and not site.type_checking and not installs_own_package(loc.root)
         ]
-        if not found or _installs_project(ctx, {loc.module.split(".")[0] for _, loc in found}):
+        if not found or installs_project(ctx.source, found):
             return
         setup_at = _first_path_setup(ctx)
         flagged = [(site, loc) for site, loc in found if setup_at is None or ctx.offsets(site.statement)[0] < setup_at]
@@ -350,20 +384,6 @@ def _is_sys_path(target: cst.BaseExpression) -> bool:
     if isinstance(target, cst.Subscript):
         target = target.value
     return isinstance(target, cst.Attribute) and target.attr.value == "path" and isinstance(target.value, cst.Name) and target.value.value == "sys"
-
-
-def _installs_project(ctx, heads: set[str]) -> bool:
-    """The notebook pip-installs a local path, a wheel, an editable project, or a package named
-    like one of the imported project modules."""
-    wanted = {canonicalize_name(h) for h in heads}
-    for magic in ctx.source.magics:
-        if any(t.text in ("-e", "--editable") or t.text.startswith("--editable=") for t in magic.args):
-            if magic.name in ("pip", "pip3") or "pip" in magic.arg_text:
-                return True
-        for word in pip_install_words(magic):
-            if word.requirement is None or word.name in wanted:
-                return True
-    return False
 
 
 def _fix(ctx, roots: ProjectRoots, flagged: list[tuple[ImportSite, ModuleLocation]]) -> Edit | None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import os
 
-from mlrules.analysis.local_imports import project_imports
+from mlrules.analysis.local_imports import installs_project, project_imports
 from mlrules.rules.base import Invalid, PythonRule, Valid, ipynb
 
 
@@ -22,7 +22,9 @@ class HelperModuleImport(PythonRule):
     Not flagged: standard-library and third-party modules, relative imports, imports under
     `if TYPE_CHECKING`, plain `.py` modules (only notebooks are checked: Databricks source
     files, `.ipynb` files, and `.py` files that a bundle task runs as
-    `notebook_task.notebook_path`).
+    `notebook_task.notebook_path`), and notebooks that `%pip install` the project themselves
+    (a package of the imported name, a VCS URL, a wheel, a local path or `-e ...`): the import
+    then names the installed package, not a helper file next to the notebook.
 
     ## Example
     ```python
@@ -69,10 +71,20 @@ class HelperModuleImport(PythonRule):
             path="notebooks/nb.py", files=_bundle,
         ),
         Valid("from churn import features\n", path="notebooks/job.py", files=_bundle),
+        # the notebook installs the project's own package (here from its Git remote) and
+        # imports that installed copy: it is self-contained
+        Valid(
+            "# Databricks notebook source\n# MAGIC %pip install git+https://example.org/team/scorekit.git@v2\n\n"
+            "# COMMAND ----------\n\nimport scorekit\nfrom scorekit.report import summary\n",
+            path="checks/smoke.py",
+            files={"pyproject.toml": "[project]\nname = 'scorekit'\n", "scorekit/__init__.py": "", "scorekit/report.py": ""},
+        ),
     )
 
     def check(self, ctx):
         _, found = project_imports(ctx.module, ctx.path)
+        if not found or installs_project(ctx.source, found):
+            return
         for site, loc in found:
             if site.type_checking:
                 continue

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from mlrules.analysis.edits import insert_after_statement, module_import_statement
-from mlrules.analysis.registry import name_parts, registering_calls, registry_facts
+from mlrules.analysis.registry import importers_set_registry, name_parts, registering_calls, registry_facts
 from mlrules.model import Applicability
 from mlrules.rules.base import Invalid, PythonRule, Valid, ipynb
 
@@ -23,6 +23,11 @@ class RegistryUriNotSet(PythonRule):
     the `MLFLOW_REGISTRY_URI` environment variable; nor when a notebook it includes with
     `%run` does so, or when such an include cannot be followed (absolute or dynamic target,
     file not found).
+
+    Not flagged either in a plain module (not a notebook) whose three-part registering calls
+    are all inside functions, when another file of the project imports that module and sets
+    the registry in one of these ways: the library function registers for its caller, which
+    chose the registry before calling it.
 
     Reported at the first registering call even when a later one holds the three-part name
     (the rule is about the file, like EXP003).
@@ -90,6 +95,16 @@ class RegistryUriNotSet(PythonRule):
             fixed="# Databricks notebook source\n# MAGIC %run ./config\n\n# COMMAND ----------\n\nimport mlflow\nmlflow.set_registry_uri(\"databricks-uc\")\n"
             "mlflow.register_model(uri, f\"{catalog}.{db}.churn\")\n",
         ),
+        # a library function whose importer does not set the registry either
+        Invalid(
+            "import mlflow\n\n\ndef publish(run_id):\n    mlflow.register_model(f\"runs:/{run_id}/model\", \"main.sales.forecast\")\n",
+            5, 5, path="src/forecast/publisher.py",
+            files={
+                "databricks.yml": "bundle:\n  name: forecast\n",
+                "notebooks/publish.py": "# Databricks notebook source\nfrom forecast.publisher import publish\n\npublish(run_id)\n",
+            },
+            fixed="import mlflow\nmlflow.set_registry_uri(\"databricks-uc\")\n\n\ndef publish(run_id):\n    mlflow.register_model(f\"runs:/{run_id}/model\", \"main.sales.forecast\")\n",
+        ),
         # an alias only: reported without a fix
         Invalid("import mlflow as mf\nmf.register_model(uri, name=\"main.ml.churn\")\n", 2, 1, path="module.py"),
     )
@@ -111,6 +126,17 @@ class RegistryUriNotSet(PythonRule):
             files={"_resources/00-setup.py": "# Databricks notebook source\nimport mlflow\nmlflow.set_registry_uri(\"databricks-uc\")\n"},
         ),
         Valid("# Databricks notebook source\n# MAGIC %run /Workspace/Shared/setup\n\n# COMMAND ----------\n\nimport mlflow\nmlflow.register_model(uri, \"a.b.c\")\n"),
+        # a library class registers for its callers; the notebook that imports it sets the registry
+        Valid(
+            "import mlflow\n\n\nclass Publisher:\n    def publish(self, run_id):\n"
+            "        return mlflow.register_model(f\"runs:/{run_id}/model\", f\"{self.catalog}.sales.forecast\")\n",
+            path="src/forecast/publisher.py",
+            files={
+                "databricks.yml": "bundle:\n  name: forecast\n",
+                "notebooks/publish.py": "# Databricks notebook source\nimport mlflow\nfrom forecast.publisher import Publisher\n\n"
+                "mlflow.set_registry_uri(\"databricks-uc\")\nPublisher().publish(run_id)\n",
+            },
+        ),
         # not three parts (or unknown)
         Valid("import mlflow\nmlflow.register_model(uri, \"churn_model\")\n", path="module.py"),
         Valid("import mlflow\nmlflow.register_model(uri, f\"{full_name}\")\n", path="module.py"),
@@ -122,14 +148,14 @@ class RegistryUriNotSet(PythonRule):
         registering = registering_calls(ctx.index)
         if not registering:
             return
-        three = False
-        for call, arg in registering:
-            value = ctx.string_value(arg.value, call.function)
-            if value is not None and name_parts(value).three_parts:
-                three = True
-                break
+        three = [
+            call for call, arg in registering
+            if (value := ctx.string_value(arg.value, call.function)) is not None and name_parts(value).three_parts
+        ]
         if not three or registry_facts(ctx).may_be_set:
             return
+        if not ctx.is_notebook and all(call.function is not None for call in three) and importers_set_registry(ctx):
+            return  # a library function: the files that import and call it set the registry
         first = registering[0][0]
         stmt = module_import_statement(ctx, "mlflow")
         edits = (insert_after_statement(ctx, stmt, SET_UC),) if stmt is not None else ()
