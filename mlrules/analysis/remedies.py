@@ -282,6 +282,8 @@ CLASS_CHECK = tuple(
         r"\bCounter\s*\(",
         r"\bclass_counts?\b|\bcheck_\w*class\w*|\w*single_class\w*",
         r"\blen\s*\([^()]*\.classes_\s*\)",
+        # the members of one class counted: `(y == 1).sum()`, `(df["y"] == 0).mean()`
+        r"\(\s*[\w.\[\]\"' ]+==\s*-?\d+\s*\)\s*\.\s*(sum|mean)\s*\(",
     )
 )
 

@@ -62,6 +62,30 @@ class Project:
             if facts is not None:
                 pins.add_python(facts.source)
 
+    def pin_versions(self, path: str, name: str) -> dict:
+        """The exact pins of ``name`` (version -> locations) that a file at ``path`` may follow:
+        ``pins.versions(name)`` without the pins that sit inside the folder of a bundle root
+        that does not contain ``path`` (another project of a monorepo chose that version for
+        its own jobs or app). Pins outside every bundle folder are kept."""
+        versions = self.pins.versions(name)
+        if not versions:
+            return versions
+        folders = sorted({b.folder for b in self.bundle_model.bundles if b.folder}, key=len, reverse=True)
+        if len(folders) < 2:
+            return versions
+        me = os.path.abspath(path)
+        out: dict = {}
+        for version, locations in versions.items():
+            kept = []
+            for location in locations:
+                where = os.path.abspath(location.path)
+                owner = next((f for f in folders if _inside(where, f)), None)
+                if owner is None or _inside(me, owner):
+                    kept.append(location)
+            if kept:
+                out[version] = kept
+        return out
+
     def is_notebook(self, path: str) -> bool:
         """RULES.md's "a notebook": a Databricks source file, an ``.ipynb`` file, or any ``.py``
         file that a bundle task of the project runs as ``notebook_task.notebook_path``."""
@@ -99,3 +123,7 @@ class Project:
 
     def yaml_sources(self) -> list[YamlSource]:
         return [s for s in self.sources.values() if isinstance(s, YamlSource)]
+
+
+def _inside(path: str, folder: str) -> bool:
+    return os.path.normcase(path).startswith(os.path.normcase(folder.rstrip(os.sep) + os.sep))

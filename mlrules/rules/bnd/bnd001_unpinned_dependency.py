@@ -70,8 +70,10 @@ class UnpinnedDependency(YamlRule):
     line: pre-commit passes only the changed files), requirements files named by
     `libraries[].requirements` or by a `-r <file>` dependency, `requirements*.txt` files of
     the run and of the bundle root's folder, and the `%pip install` lines of the run's
-    notebooks and of the notebooks that bundle tasks run (read from disk when not given). The
-    message names where the version is pinned.
+    notebooks and of the notebooks that bundle tasks run (read from disk when not given).
+    In a repository with several bundles, a pin inside the folder of another bundle root (a
+    sibling project's job or app) does not count for a file outside that folder; pins
+    outside every bundle folder do. The message names where the version is pinned.
     The scalar is replaced by `name==version` (extras and environment markers kept) in the
     scalar's own quoting style. A `${var.x}` reference gets no fix: the pin belongs in the
     variable's `default:`, which may be shared by other references.
@@ -121,6 +123,14 @@ class UnpinnedDependency(YamlRule):
             "resources:\n  jobs:\n    j:\n      tasks:\n        - task_key: t\n          libraries:\n"
             "            - pypi: {package: xgboost==2.*}\n",
             7, 31, path="resources/job.yml", fixed=None,
+        ),
+        # a monorepo: the pin in another bundle's folder (its app) is not this bundle's -> no fix
+        Invalid(
+            "bundle:\n  name: ingest\nresources:\n  jobs:\n    pull:\n      environments:\n        - environment_key: e\n"
+            "          spec:\n            dependencies:\n              - requests>=2.31\n",
+            10, 17, path="ingest/databricks.yml",
+            files={"portal/databricks.yml": "bundle:\n  name: portal\n", "portal/app/requirements.txt": "requests==2.32.3\n"},
+            fixed=None,
         ),
         # two conflicting pins elsewhere -> no fix
         Invalid(
@@ -289,7 +299,8 @@ class UnpinnedDependency(YamlRule):
             edits = ()
             version = None
             if text == written:
-                version = ctx.project.pins.single_version(req.name)
+                pinned = ctx.project.pin_versions(ctx.path, req.name)
+                version = next(iter(pinned)) if len(pinned) == 1 else None
                 if version is not None and not req.specifier.contains(version, prereleases=True):
                     version = None
             if version is not None:
@@ -297,7 +308,7 @@ class UnpinnedDependency(YamlRule):
                 replacement = _render(node, new_value)
                 if replacement is not None:
                     edits = (ctx.replace(node, replacement),)
-                    where = ctx.project.pins.versions(req.name).get(version) or ()
+                    where = pinned.get(version) or ()
                     at = f" ({where[0].path}:{where[0].row})" if where else ""
                     message += f"; the project pins {req.name}=={version}{at}"
             yield self.finding(ctx.path, ctx.span(node), message, edits=edits, fix_message=f"Pin to '{new_value}'" if edits else "")

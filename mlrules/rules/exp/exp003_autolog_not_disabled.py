@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import re
+
 from mlrules.analysis.edits import insert_after_statement, module_import_statement
 from mlrules.analysis.includes import included_notebooks
-from mlrules.analysis.registry import is_log_model
+from mlrules.analysis.registry import flavor_of_log_model, is_log_model, mlflow_qualname
 from mlrules.model import Applicability, Severity
 from mlrules.rules.base import Invalid, PythonRule, Valid, ipynb
 
@@ -19,6 +21,27 @@ def _configures_autolog(index, text: str) -> bool:
     return any(_is_autolog(c) for c in index.calls) or "autologging.enabled" in text
 
 
+# Training entry points that autologging patches (`fit`, `fit_transform`, `xgb.train`,
+# `lgb.train`, keras/lightning `fit`...), also a project's `train(...)`/`fit_model(...)`.
+_TRAINING = re.compile(r"^(fit|train)(_\w+)?$|^partial_fit$")
+_NOT_TRAINING = frozenset({"train_test_split"})
+
+
+def _trains(index) -> bool:
+    """Whether the file calls anything that looks like training (autologging only logs then)."""
+    for call in index.calls:
+        last = (call.dotted or call.qualname or "").rsplit(".", 1)[-1]
+        if _TRAINING.match(last) and last not in _NOT_TRAINING:
+            return True
+    return False
+
+
+def _pyfunc_only(logs, index) -> bool:
+    """Every explicit model log is ``mlflow.pyfunc.log_model`` (a custom wrapper, which
+    autologging never logs itself)."""
+    return all(flavor_of_log_model(mlflow_qualname(c, index)) == "pyfunc" for c in logs)
+
+
 class AutologNotDisabled(PythonRule):
     """
     ## What it does
@@ -32,6 +55,11 @@ class AutologNotDisabled(PythonRule):
     Spark setting), also in a notebook it includes with `%run` (a `%run` that cannot be
     followed keeps the rule quiet): the author has decided, and inserting a disable call
     would not change a later explicit enable.
+
+    Also not flagged when every explicit log is `mlflow.pyfunc.log_model(...)` (a custom
+    `PythonModel` wrapper) and neither the file nor its `%run` notebooks train anything (no
+    `fit`/`fit_transform`/`partial_fit`/`train` call): autologging only logs a model when a
+    supported library trains one, and it never logs the custom wrapper itself.
 
     ## Why it matters
     Databricks enables MLflow autologging by default. A notebook that also logs its model by
@@ -99,6 +127,14 @@ class AutologNotDisabled(PythonRule):
             7, 1, files={"setup.py": "# Databricks notebook source\ncatalog = \"main\"\n"},
             fixed="# Databricks notebook source\n# MAGIC %run ./setup\n\n# COMMAND ----------\n\nimport mlflow\nmlflow.autolog(disable=True)\nmlflow.sklearn.log_model(m, \"model\")\n",
         ),
+        # a pyfunc wrapper of an estimator fitted in the same file: autologging logs the estimator too
+        Invalid(
+            "import mlflow\n\nclf = make_classifier()\nclf.fit(X, y)\nwith mlflow.start_run():\n"
+            "    mlflow.pyfunc.log_model(artifact_path=\"m\", python_model=Wrapper(clf))\n",
+            6, 5, path="train.py",
+            fixed="import mlflow\nmlflow.autolog(disable=True)\n\nclf = make_classifier()\nclf.fit(X, y)\nwith mlflow.start_run():\n"
+            "    mlflow.pyfunc.log_model(artifact_path=\"m\", python_model=Wrapper(clf))\n",
+        ),
         Invalid(
             "from mlflow.sklearn import log_model\nimport mlflow\n\nlog_model(model, \"model\")\n",
             4, 1, path="module.py",
@@ -128,6 +164,13 @@ class AutologNotDisabled(PythonRule):
             path="nb/train.py",
             files={"nb/_resources/setup.py": "# Databricks notebook source\nimport mlflow\nmlflow.autolog(disable=True)\n"},
         ),
+        # a custom pyfunc wrapper around models trained and logged by another job: nothing is trained here
+        Valid(
+            "import mlflow\n\nclass Ensemble(mlflow.pyfunc.PythonModel):\n    def predict(self, context, model_input):\n"
+            "        return model_input.mean(axis=1)\n\nwith mlflow.start_run():\n"
+            "    mlflow.pyfunc.log_model(artifact_path=\"ensemble\", python_model=Ensemble())\n",
+            path="wrap.py",
+        ),
         # an include that cannot be followed may disable it
         Valid("# Databricks notebook source\n# MAGIC %run /Shared/setup\n\n# COMMAND ----------\n\nimport mlflow\nmlflow.sklearn.log_model(m, \"model\")\n"),
     )
@@ -141,6 +184,8 @@ class AutologNotDisabled(PythonRule):
         included = included_notebooks(ctx)
         if not included.complete or any(_configures_autolog(n.index, n.source.text) for n in included.notebooks):
             return
+        if _pyfunc_only(logs, ctx.index) and not _trains(ctx.index) and not any(_trains(n.index) for n in included.notebooks):
+            return  # a wrapper of a model trained elsewhere: autologging has nothing to log here
         first = logs[0]
         edits = ()
         stmt = module_import_statement(ctx, "mlflow")

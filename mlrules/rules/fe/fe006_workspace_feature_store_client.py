@@ -16,9 +16,11 @@ class WorkspaceFeatureStoreClient(PythonRule):
     ## What it does
     Flags every import of the workspace Feature Store API (`import databricks.feature_store`,
     `from databricks.feature_store import ...`, `from databricks import feature_store`, and its
-    submodules such as `databricks.feature_store.client`) and every construction of its client,
-    `FeatureStoreClient(...)`, however it is reached (`feature_store.FeatureStoreClient()`, an
-    alias, `databricks.feature_store.FeatureStoreClient()` after `import databricks`).
+    submodules such as `databricks.feature_store.client`). In a file that imports none of it,
+    every construction of its client, `FeatureStoreClient(...)`, is flagged instead (such as
+    `databricks.feature_store.FeatureStoreClient()` after `import databricks`). One finding
+    per cause: in a file that imports the API, replacing the import is what makes each
+    `FeatureStoreClient()` change too.
 
     ## Why it matters
     `FeatureStoreClient` is the workspace (Hive metastore) feature store, deprecated in favour
@@ -60,35 +62,40 @@ class WorkspaceFeatureStoreClient(PythonRule):
     invalid = (
         Invalid(
             "from databricks.feature_store import FeatureStoreClient\n\nfs = FeatureStoreClient()\n",
-            1, 6, path="features.py", also=((3, 6),),
+            1, 6, path="features.py",
             message_contains="databricks.feature_engineering",
         ),
         Invalid(
             "from databricks import feature_store\nfs = feature_store.FeatureStoreClient()\n",
-            1, 24, path="features.py", also=((2, 6),),
+            1, 24, path="features.py",
         ),
         Invalid(
             "import databricks.feature_store as dfs\nclient = dfs.FeatureStoreClient()\n",
-            1, 8, path="features.py", also=((2, 10),),
+            1, 8, path="features.py",
         ),
         # the legacy FeatureLookup next to the new client
         Invalid(
             "from databricks.feature_engineering import FeatureEngineeringClient\nfrom databricks.feature_store import FeatureLookup\n",
             2, 6, path="train.py",
         ),
-        # a submodule, and the full dotted path through `import databricks`
+        # a submodule
         Invalid(
-            "import databricks\nfrom databricks.feature_store.client import FeatureStoreClient as FSC\nfs = databricks.feature_store.FeatureStoreClient()\n",
-            2, 6, path="features.py", also=((3, 6),),
+            "import databricks\nfrom databricks.feature_store.client import FeatureStoreClient as FSC\nfs = FSC()\n",
+            2, 6, path="features.py",
+        ),
+        # no import of the API: the full dotted path through `import databricks` is the finding
+        Invalid(
+            "import databricks\n\nfs = databricks.feature_store.FeatureStoreClient()\n",
+            3, 6, path="features.py", message_contains="`databricks.feature_store.FeatureStoreClient()` creates",
         ),
         # inside a function, in a Databricks notebook
         Invalid(
             "# Databricks notebook source\n# MAGIC %pip install databricks-feature-store\n\n# COMMAND ----------\n\ndef client():\n    from databricks.feature_store import FeatureStoreClient\n    return FeatureStoreClient()\n",
-            7, 10, also=((8, 12),),
+            7, 10,
         ),
         Invalid(
             ipynb("%pip install databricks-feature-engineering==0.8.0", "from databricks import feature_store\n\nfs = feature_store.FeatureStoreClient()"),
-            1, 24, path="features.ipynb", cell=2, also=((3, 6),),
+            1, 24, path="features.ipynb", cell=2,
         ),
     )
     valid = (
@@ -103,22 +110,28 @@ class WorkspaceFeatureStoreClient(PythonRule):
 
     def check(self, ctx):
         reported_calls = set()
+        imports_flagged = False
         for node in walk(ctx.module):
             if isinstance(node, cst.Import):
                 for alias in node.names:
                     name = dotted_name(alias.name) or ""
                     if _is_legacy(name):
+                        imports_flagged = True
                         yield self._import_finding(ctx, alias.name, f"import {name}")
             elif isinstance(node, cst.ImportFrom):
                 if node.relative or node.module is None:
                     continue
                 module = dotted_name(node.module) or ""
                 if _is_legacy(module):
+                    imports_flagged = True
                     yield self._import_finding(ctx, node.module, f"from {module} import ...")
                 elif module == "databricks" and not isinstance(node.names, cst.ImportStar):
                     for alias in node.names:
                         if dotted_name(alias.name) == "feature_store":
+                            imports_flagged = True
                             yield self._import_finding(ctx, alias.name, "from databricks import feature_store")
+        if imports_flagged:
+            return  # the constructions change with the import
         for call in ctx.index.calls:
             if call.qualname == LEGACY_CLIENT and call.node not in reported_calls:
                 reported_calls.add(call.node)

@@ -20,6 +20,8 @@ PIPELINE_MODULES = ("dlt", "pyspark.pipelines")
 # `mlflow.models.set_model(...)` marks a models-from-code file (a chain/agent definition that
 # another notebook logs with `log_model(<path>)`); dbutils does not exist where it is loaded.
 MODEL_FROM_CODE = ("mlflow.models.set_model", "mlflow.models.model.set_model")
+# Client configuration, not model work by itself: the message names another call when there is one.
+SETUP_CALLS = ("mlflow.set_registry_uri", "mlflow.set_tracking_uri", "mlflow.get_registry_uri", "mlflow.get_tracking_uri")
 
 _HEADER = "# Databricks notebook source\n"
 _CMD = "\n# COMMAND ----------\n\n"
@@ -280,6 +282,12 @@ class MissingExitSignal(PythonRule):
             fixed=ipynb("df = spark.table('x')\ndisplay(df)", EXIT_CODE),
             message_contains="task 'report' of job 'j' (databricks.yml:15)",
         ),
+        # the registry URI setting is configuration: the message names the training call
+        Invalid(
+            _dbx("import mlflow\nmlflow.set_registry_uri(\"databricks-uc\")\n", "with mlflow.start_run():\n    fit()\n"),
+            1, 1, message_contains="`mlflow.start_run(...)` at line 7",
+            fixed=_dbx("import mlflow\nmlflow.set_registry_uri(\"databricks-uc\")\n", "with mlflow.start_run():\n    fit()\n") + _APPENDED,
+        ),
         # a library notebook (MLflow only inside functions) is still flagged when a task runs it
         Invalid(
             _dbx("import mlflow\n\ndef latest(name):\n    return mlflow.MlflowClient().get_registered_model(name)\n"),
@@ -357,9 +365,11 @@ class MissingExitSignal(PythonRule):
         if _included_by_run(ctx):
             return
         if work:
-            # name the most telling call: `mlflow.x(...)` as written, else a direct API call
-            shown = next((c for c in work if (c.dotted or "").startswith("mlflow.")), None)
-            shown = shown or next((c for c in work if "()" not in (c.qualname or "")), work[0])
+            # name the most telling call: `mlflow.x(...)` as written, else a direct API call;
+            # a registry / tracking URI setting only when the notebook makes no other call
+            telling = [c for c in work if (c.qualname or c.dotted or "") not in SETUP_CALLS] or work
+            shown = next((c for c in telling if (c.dotted or "").startswith("mlflow.")), None)
+            shown = shown or next((c for c in telling if "()" not in (c.qualname or "")), telling[0])
             what = shown.dotted or shown.qualname
             row = ctx.span(shown.node).start.row
             where = f"cell {source.cell_at_row(row).number}" if source.kind == "ipynb" and source.cell_at_row(row) else f"line {row}"

@@ -70,8 +70,10 @@ class UnpinnedPipInstall(PythonRule):
     command line: pre-commit passes only the changed files), requirements files named by
     `libraries[].requirements` or by a `-r <file>` dependency, `requirements*.txt` files of
     the run and of the bundle root's folder, and the `%pip` lines of the run's notebooks and
-    of the notebooks that bundle tasks run (read from disk when not given). The word becomes `name==version`, keeping extras and an
-    environment marker (`mlflow[databricks]>=2` -> `mlflow[databricks]==2.19.0`). No fix when
+    of the notebooks that bundle tasks run (read from disk when not given). In a repository
+    with several bundles, a pin inside the folder of another bundle root (a sibling project's
+    job or app) does not count for a file outside that folder; pins outside every bundle
+    folder do. The word becomes `name==version`, keeping extras and an environment marker (`mlflow[databricks]>=2` -> `mlflow[databricks]==2.19.0`). No fix when
     no version or several versions are pinned, or when the pinned version does not satisfy
     the word's own specifier (`mlflow<2` with a project pin `2.19.0`: a conflict to resolve by
     hand).
@@ -143,6 +145,28 @@ class UnpinnedPipInstall(PythonRule):
             },
             fixed=_dbx("# MAGIC %pip install mlflow==2.19.0 scikit-learn==1.5.2 'xgboost==2.1.1'"),
             message_contains="as in deps/ml.txt:1",
+        ),
+        # a monorepo of two bundles: the other project's pin is its own choice, not a fix here
+        Invalid(
+            _dbx("# MAGIC %pip install 'requests>=2.31'"),
+            2, 23, path="ingest/notebooks/pull.py", fixed=None, message_contains="no exact pin",
+            files={
+                "ingest/databricks.yml": "bundle:\n  name: ingest\n",
+                "ingest/requirements.txt": "requests>=2.31\n",
+                "portal/databricks.yml": "bundle:\n  name: portal\n",
+                "portal/app/requirements.txt": "requests==2.32.3\n",
+            },
+        ),
+        # ... while a pin at the repository root, outside both bundles, is shared
+        Invalid(
+            _dbx("# MAGIC %pip install 'requests>=2.31'"),
+            2, 23, path="ingest/notebooks/pull.py",
+            files={
+                "ingest/databricks.yml": "bundle:\n  name: ingest\n",
+                "portal/databricks.yml": "bundle:\n  name: portal\n",
+                "requirements.txt": "requests==2.32.3\n",
+            },
+            fixed=_dbx("# MAGIC %pip install 'requests==2.32.3'"),
         ),
         # `!pip install`, shell syntax after the command is not read
         Invalid(
@@ -233,7 +257,7 @@ class UnpinnedPipInstall(PythonRule):
                 yield self._finding(ctx, command, word, name)
 
     def _finding(self, ctx, command, word, name):
-        versions = _distinct_versions(ctx.project.pins.versions(name))
+        versions = _distinct_versions(ctx.project.pin_versions(ctx.path, name))
         edits = ()
         if not versions:
             advice = "no exact pin for it is known in the project"
