@@ -64,6 +64,9 @@ def test_all_broken_files_at_once(project, cli):
         ("empty_cells.ipynb", ipynb("", ("markdown", ""), "")),
         ("r_notebook.ipynb", ipynb("library(x) # noqa: EXP001").replace('"name": "python"', '"name": "R"')),
         ("md_only.py", "# Databricks notebook source\n# MAGIC %md\n# MAGIC # Title\n"),
+        # Python 3.12 syntax (PEP 701: the same quotes inside an f-string) is valid whatever
+        # Python runs mlrules (DBR 16 runs 3.12)
+        ("pep701.py", 'row = {"id": 7}\nlabel = f"{row["id"]}"\n'),
     ],
 )
 def test_valid_edge_files_are_clean(project, cli, name, content):

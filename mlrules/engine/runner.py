@@ -334,7 +334,7 @@ class Linter:
                 return findings
             if not rules:
                 if MLR001 in self.selected:
-                    error = quick_syntax_check(source)
+                    error = quick_syntax_check(source, confirm=True)
                     if error:
                         findings.append(error)
                 return findings
@@ -479,11 +479,22 @@ def syntax_finding(source: PythonSource, exc: Exception) -> Finding:
     return _python_parse_error(source, message, row, column)
 
 
-def quick_syntax_check(source: PythonSource) -> Finding | None:
-    """A syntax check with CPython's parser for files no rule needs a CST for (much faster)."""
+def quick_syntax_check(source: PythonSource, *, confirm: bool = False) -> Finding | None:
+    """A syntax check with CPython's parser for files no rule needs a CST for (much faster).
+
+    CPython knows the grammar of the Python running mlrules only: with ``confirm``, code it
+    rejects is handed to libcst, whose grammar spans the versions (Python 3.12's nested quotes
+    in f-strings on a 3.11 host), and is an error only when libcst rejects it too. Without
+    ``confirm`` (libcst already failed) CPython only words the message."""
     try:
         quiet_ast(source.code)
     except SyntaxError as exc:
+        if confirm:
+            try:
+                parse_unvalidated(source)
+                return None  # valid Python of another version than the one running mlrules
+            except Exception:
+                pass
         return _python_parse_error(source, f"syntax error: {exc.msg}", exc.lineno or 1, max((exc.offset or 1) - 1, 0))
     except (RecursionError, MemoryError, ValueError):
         return Linter._parse_error(source.path, "cannot parse: nested too deeply", 1, 0)
