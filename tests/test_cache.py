@@ -302,6 +302,24 @@ def test_the_signing_key_is_private_and_outside_the_project(bundle):
     assert cache_module.secret_key() == key  # read back, not made again
 
 
+@pytest.mark.parametrize("xdg", ["", "relative/cache"])
+def test_no_home_means_a_key_for_this_process_only(bundle, monkeypatch, xdg):
+    """Without a home (HOME unset: ``~`` stays ``~``) the key is never written into the
+    project: it lives in memory, and the cache works within the run only."""
+    from mlrules.engine import cache as cache_module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr(os.path, "expanduser", lambda path: path)
+    monkeypatch.setattr(cache_module, "_key", None)
+    assert cache_module._key_path() is None
+    assert len(cache_module.secret_key()) == 32
+    cold, _ = lint()
+    assert not os.path.exists("~") and not os.path.exists("relative")
+    assert lint()[1] == []  # same process, same key: the entries are used
+    assert same(lint()[0], cold)
+
+
 def test_a_fifo_in_the_cache_is_a_miss_not_a_hang(bundle):
     cold, _ = lint()
     for path in _entries():

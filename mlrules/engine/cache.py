@@ -58,8 +58,15 @@ def secret_key() -> bytes:
     return _key
 
 
-def _key_path() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+def _key_path() -> str | None:
+    """Where this user's key lives; None when there is no home to keep it in (never the
+    current folder: a relative ``XDG_CACHE_HOME`` or an unexpanded ``~`` would put it there)."""
+    base = os.environ.get("XDG_CACHE_HOME") or ""
+    if not os.path.isabs(base):
+        home = os.path.expanduser("~")
+        if not os.path.isabs(home):
+            return None
+        base = os.path.join(home, ".cache")
     return os.path.join(base, "mlrules", "secret-key")
 
 
@@ -67,6 +74,8 @@ def _load_or_create_key() -> bytes | None:
     from mlrules.sources.limits import read_regular
 
     path = _key_path()
+    if path is None:
+        return None
     for _ in range(2):
         try:
             key = read_regular(path, limit=_KEY_BYTES)
