@@ -41,6 +41,8 @@ def test_example(case, tmp_path):
         assert [f.cell for f in run.findings] == [example.cell] * len(run.findings)
     if example.message_contains:
         assert any(example.message_contains in f.message for f in run.findings)
+    if example.message_excludes:
+        assert not any(example.message_excludes in f.message for f in run.findings), [f.message for f in run.findings]
     if example.fixed is None:
         assert all(f.fix is None for f in run.findings), "example declares no fix but the rule offers one"
         assert run.fixed_text is None

@@ -606,7 +606,12 @@ class Bundle:
             stems = {os.path.splitext(p)[0]: p for p in candidates}
             candidates = candidates + list(stems)
         wanted = os.path.relpath(missing, folder)
-        close = difflib.get_close_matches(wanted, candidates, n=1, cutoff=0.6)
+        # a close path must also have a close file name: `src/jobs/main.py` is not a typo of
+        # `src/jobs/loader.py` just because the folders agree
+        close = [
+            p for p in difflib.get_close_matches(wanted, candidates, n=5, cutoff=0.6)
+            if _similar_names(p, wanted)
+        ][:1]
         if not close:
             # the file name alone, anywhere in the tree
             by_name: dict[str, str] = {}
@@ -617,6 +622,13 @@ class Bundle:
                 return None
             close = [by_name[close_names[0]]]
         return os.path.join(folder, close[0])
+
+
+def _similar_names(path: str, wanted: str) -> bool:
+    """The file names (without extension) of two paths are alike (difflib ratio >= 0.6)."""
+    a = os.path.splitext(os.path.basename(path))[0].lower()
+    b = os.path.splitext(os.path.basename(wanted))[0].lower()
+    return difflib.SequenceMatcher(None, a, b).ratio() >= 0.6
 
 
 _SKIP_DIRS = frozenset({"node_modules", "venv", "build", "dist", "__pycache__", "site-packages"})

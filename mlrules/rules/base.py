@@ -56,6 +56,7 @@ class Invalid:
     options: Mapping[str, Any] = field(default_factory=dict)
     report_path: str | None = None
     message_contains: str | None = None
+    message_excludes: str | None = None  # no finding's message contains it (a hint that must not appear)
 
 
 class Rule:

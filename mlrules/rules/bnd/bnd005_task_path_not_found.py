@@ -22,8 +22,9 @@ class TaskPathNotFound(BundleViewRule):
     it (an included file, a target override); `${workspace.file_path}` is the bundle root and
     `${var.x}` is replaced by the variable's value for each target. A notebook path is tried
     as written and with `.py`, `.ipynb`, `.sql`, `.scala` and `.r`. The message names the
-    closest existing file (for a job file that no bundle root includes, the closest file
-    under the nearest bundle root above it).
+    closest existing file whose name is also alike (for a job file that no bundle root
+    includes, the closest file under the nearest bundle root above it); a file that only
+    shares the folder is not suggested.
 
     Not checked: absolute workspace paths (`/Workspace/...`, `/Repos/...`), paths with an
     unknown `${...}` part, and tasks that run from a job's `git_source`.
@@ -67,6 +68,13 @@ class TaskPathNotFound(BundleViewRule):
             7, 26, path="resources/job.yml",
             files={"databricks.yml": ROOT, "src/score.py": "print(1)\n"},
             message_contains="did you mean '../src/score.py'",
+        ),
+        # no did-you-mean for a file whose name is unlike the missing one (same folder only)
+        Invalid(
+            _job("python_file: ../src/jobs/main.py", "spark_python_task"),
+            7, 26, path="resources/job.yml",
+            files={"databricks.yml": ROOT, "src/jobs/loader_api.py": "print(1)\n"},
+            message_contains="resolves to 'src/jobs/main.py', which does not exist", message_excludes="did you mean",
         ),
         # ${workspace.file_path} is the bundle root; a variable resolved per target
         Invalid(

@@ -4,6 +4,7 @@ import fnmatch
 import os
 
 from mlrules.model import Severity
+from mlrules.project.go_glob import has_meta
 from mlrules.rules.base import Invalid, ProjectRule, Valid
 from mlrules.rules.bundle_rule import distinct
 from mlrules.sources.yaml_source import node_span
@@ -20,6 +21,12 @@ class IncludeMatchesNothing(ProjectRule):
     `resources/ml/job.yml`, and `**` is not recursive. A plain path that matches nothing is
     an error (the CLI refuses to load the bundle); a glob that matches nothing is a warning
     (the CLI silently includes nothing).
+
+    A glob is only reported when something may be missing: the folder it names does not
+    exist (a typo, a renamed folder), or that folder holds a YAML file that no `include:`
+    entry brings in. A glob kept for files to come (the bundle template's `resources/*/*.yml`
+    next to `resources/*.yml`, in a project with no subfolder yet) is not reported: every YAML
+    file under its folder is already included.
 
     An `include:` section in a file other than the bundle root is reported too, as a
     warning: the CLI only applies the root's includes, so each of its entries includes
@@ -71,10 +78,11 @@ class IncludeMatchesNothing(ProjectRule):
             message_contains="only the bundle root",
         ),
         # the nested files are already brought in by their own entry: no misleading hint that
-        # the first glob was meant to reach them (the message ends right after "matches no file")
+        # the first glob was meant to reach them (the message ends right after "matches no file");
+        # reported because another YAML file of that folder is left out
         Invalid(
             "bundle:\n  name: b\ninclude:\n  - deploy/*.yml\n  - deploy/jobs/*.yml\n",
-            4, 5, path="databricks.yml", files={"deploy/jobs/nightly.yml": JOB},
+            4, 5, path="databricks.yml", files={"deploy/jobs/nightly.yml": JOB, "deploy/weekly.yaml": JOB},
             message_contains="matches no file: nothing",
         ),
     )
@@ -83,6 +91,16 @@ class IncludeMatchesNothing(ProjectRule):
             "bundle:\n  name: b\ninclude:\n  - resources/*.yml\n  - resources/*/*.yml\n  - targets.yml\n",
             path="databricks.yml",
             files={"resources/a.yml": JOB, "resources/ml/b.yml": JOB, "targets.yml": "targets:\n  dev:\n    default: true\n"},
+        ),
+        # a glob kept for later: no subfolder holds a job yet, every YAML file of the folder
+        # is already included by the first entry (nothing is left out)
+        Valid(
+            "bundle:\n  name: b\ninclude:\n  - jobs/*.yaml\n  - jobs/*/*.yaml\n",
+            path="databricks.yml", files={"jobs/nightly.yaml": JOB, "jobs/README.md": "notes\n"},
+        ),
+        Valid(
+            "bundle:\n  name: b\ninclude:\n  - deploy/*.yml\n  - deploy/jobs/*.yml\n",
+            path="databricks.yml", files={"deploy/jobs/nightly.yml": JOB},
         ),
     )
 
@@ -113,7 +131,10 @@ class IncludeMatchesNothing(ProjectRule):
                     yield self.finding(path, span, f"include entry '{entry.pattern}' is not a valid glob pattern")
                 elif entry.is_glob:
                     covered = {os.path.normpath(m) for other in bundle.includes for m in other.matches}
+                    covered.add(os.path.normpath(os.path.abspath(path)))
                     deeper = _deeper_matches(path, entry.pattern, covered)
+                    if deeper is None and not _may_miss(path, entry.pattern, covered):
+                        continue  # kept for files to come: nothing under its folder is left out
                     hint = (
                         f" (`*` does not cross `/` and `**` is not recursive: it does not reach '{deeper}')" if deeper else ""
                     )
@@ -127,6 +148,33 @@ class IncludeMatchesNothing(ProjectRule):
                         path, span,
                         f"include path '{entry.pattern}' matches no file: the bundle cannot be loaded",
                     )
+
+
+_SKIP_DIRS = frozenset({"node_modules", "venv", "build", "dist", "__pycache__", "site-packages"})
+
+
+def _may_miss(root_file: str, pattern: str, covered: set[str]) -> bool:
+    """True when a glob that matches nothing may be missing files: the folder it names (its
+    path before the first glob character) does not exist, or holds a YAML file (at any depth)
+    that no include entry brings in."""
+    parts = pattern.split("/")
+    literal = []
+    for part in parts[:-1]:
+        if has_meta(part):
+            break
+        literal.append(part)
+    base = os.path.dirname(os.path.abspath(root_file))
+    folder = os.path.normpath(os.path.join(base, *literal)) if literal else base
+    if not os.path.isdir(folder):
+        return True
+    for current, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS]
+        for name in files:
+            if name.lower().endswith((".yml", ".yaml")):
+                full = os.path.normpath(os.path.abspath(os.path.join(current, name)))
+                if full not in covered:
+                    return True
+    return False
 
 
 def _deeper_matches(root_file: str, pattern: str, covered: set[str]) -> str | None:

@@ -235,6 +235,20 @@ class MissingExitSignal(PythonRule):
             1, 1,
             fixed=_dbx("import mlflow\n\nclass Trainer:\n    def run(self):\n        mlflow.autolog()\n", "Trainer().run()\n") + _APPENDED,
         ),
+        # the message names a call the notebook runs, not one in a serving-time method
+        Invalid(
+            _dbx(
+                "import mlflow\n\nclass Blend(mlflow.pyfunc.PythonModel):\n    def load_context(self, context):\n"
+                "        self.inner = mlflow.pyfunc.load_model(context.artifacts['inner'])\n",
+                "with mlflow.start_run():\n    mlflow.pyfunc.log_model('blend', python_model=Blend())\n",
+            ),
+            1, 1, message_contains="`mlflow.start_run(...)` at line 10",
+            fixed=_dbx(
+                "import mlflow\n\nclass Blend(mlflow.pyfunc.PythonModel):\n    def load_context(self, context):\n"
+                "        self.inner = mlflow.pyfunc.load_model(context.artifacts['inner'])\n",
+                "with mlflow.start_run():\n    mlflow.pyfunc.log_model('blend', python_model=Blend())\n",
+            ) + _APPENDED,
+        ),
         # mlflow imported by the %run notebook
         Invalid(
             _dbx("# MAGIC %run ../_resources/00-setup", "with mlflow.start_run():\n    pass\n"),
@@ -368,6 +382,9 @@ class MissingExitSignal(PythonRule):
             # name the most telling call: `mlflow.x(...)` as written, else a direct API call;
             # a registry / tracking URI setting only when the notebook makes no other call
             telling = [c for c in work if (c.qualname or c.dotted or "") not in SETUP_CALLS] or work
+            # a call the notebook itself runs (module/cell level) before one in a function or
+            # class body (`PythonModel.load_context` runs where the model is served)
+            telling = [c for c in telling if c.function is None] or telling
             shown = next((c for c in telling if (c.dotted or "").startswith("mlflow.")), None)
             shown = shown or next((c for c in telling if "()" not in (c.qualname or "")), telling[0])
             what = shown.dotted or shown.qualname
