@@ -297,17 +297,20 @@ def _stages_known(fit: Fit, index: FileIndex) -> bool:
 
 def label_data_elsewhere(ctx, fit: Fit) -> bool:
     """Whether the label data a fit trains on is computed in another file (a project helper),
-    or by Databricks AutoML (a generated notebook, see ``is_automl_notebook``).
+    or by Databricks AutoML (a generated notebook, see ``is_automl_notebook``), or is one of
+    scikit-learn's bundled toy datasets (``remedies.from_bundled_dataset``: fixed classes and types).
 
     The ``y`` argument, or for ``fit(df)`` (Spark ML) the DataFrame; see
     ``remedies.computed_elsewhere``. The helper may check, binarize or cast the label.
     """
-    from mlrules.analysis.remedies import computed_elsewhere
+    from mlrules.analysis.remedies import computed_elsewhere, from_bundled_dataset
 
     if is_automl_notebook(ctx.index):
         return True
     arg = fit.call.argument(1, "y") or fit.call.argument(0, "dataset")
-    return arg is not None and computed_elsewhere(ctx, arg.value, fit.call.function)
+    if arg is None:
+        return False
+    return computed_elsewhere(ctx, arg.value, fit.call.function) or from_bundled_dataset(ctx, arg.value, fit.call.function)
 
 
 AUTOML_RUNTIME = "databricks.automl_runtime"

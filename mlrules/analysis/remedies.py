@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Iterable
+from typing import Any, Iterable
 
 from mlrules.sources.python import PythonSource
 
@@ -91,36 +91,19 @@ def computed_elsewhere(ctx, expr, scope, _depth: int = 0) -> bool:
     """
     import libcst as cst
 
-    from mlrules.analysis.features import follow_name
     from mlrules.analysis.index import dotted_name
 
     if expr is None or _depth > 10:
         return False
     index = ctx.index
     if isinstance(expr, cst.Name):
-        name = expr.value
-        if name in index.imports:
+        found = name_sources(ctx, expr, scope)
+        if found is None:
             return False
-        target = follow_name(expr, index, scope)
-        owner = scope if scope is not None and name in index.bindings.get(scope, {}) else None
-        if target is not expr:
-            return computed_elsewhere(ctx, target, owner, _depth + 1)
-        values = index.values_of(name, scope)
-        if values is None or len(values) != 1:
-            return False
-        source = _unpacked_from(ctx, name, owner)
-        if source is not None:
-            return computed_elsewhere(ctx, source, owner, _depth + 1)
-        if owner is not None and _is_parameter(owner, name):
-            sites = [c for c in index.calls if c.dotted == owner.name.value]
-            if not sites:
-                return True  # a library function (module or %run notebook): its caller is in another file
-            position = _parameter_position(owner, name)
-            for site in sites:
-                arg = site.argument(position, name) if position is not None else site.keyword(name)
-                if arg is not None and computed_elsewhere(ctx, arg.value, site.function, _depth + 1):
-                    return True
-        return False
+        sources, uncalled = found
+        if uncalled:
+            return True  # a library function (module or %run notebook): its caller is in another file
+        return any(computed_elsewhere(ctx, source, where, _depth + 1) for source, where in sources)
     if isinstance(expr, cst.Attribute):
         head = expr
         while isinstance(head, cst.Attribute):
@@ -160,6 +143,117 @@ def computed_elsewhere(ctx, expr, scope, _depth: int = 0) -> bool:
 
 
 _READER = re.compile(r"^(read|load|scan|table|sql)")
+
+# Toy datasets that ship inside scikit-learn (`load_iris()`) or that it generates
+# (`make_classification()`): fixed, clean, numeric, several classes. Not `fetch_*` (downloads
+# of real data with gaps and strings), `load_files`/`load_svmlight_file` (the user's files).
+BUNDLED_DATASETS = re.compile(r"^sklearn\.datasets\.(load_(iris|wine|breast_cancer|digits|diabetes|linnerud)|make_\w+)$")
+# Methods that combine the receiver with other data: both sides must be the bundled dataset.
+_COMBINING = frozenset({"join", "crossJoin", "union", "unionAll", "unionByName", "merge", "append", "combine_first"})
+# Library calls that split or shuffle their array arguments (every argument must be bundled).
+_SPLITTERS = frozenset({"train_test_split", "shuffle", "resample"})
+# Keywords that name the data of a constructor/factory (`pd.DataFrame(data=...)`, `fe.create_training_set(df=...)`).
+_DATA_KEYWORDS = ("data", "df", "dataset")
+
+
+def from_bundled_dataset(ctx, expr, scope, _depth: int = 0) -> bool:
+    """Whether the data ``expr`` (a DataFrame, ``X``/``y``) comes only from a toy dataset bundled
+    with scikit-learn (``BUNDLED_DATASETS``): its classes, types and values are fixed, so data
+    checks (class count, NaN cleaning, casts) guard nothing.
+
+    Followed through names assigned once, tuple unpacking, parameters (every call site in the
+    file must pass such data), attributes and subscripts (``wine.target``, ``pdf[cols]``), method
+    chains (``sdf.randomSplit(...)``, ``df.toPandas()``; a ``join``/``union`` needs both sides),
+    library splitters (``train_test_split(X, y)``: every array) and constructors or clients
+    (``pd.DataFrame(wine.data)``, ``spark.createDataFrame(pdf)``,
+    ``fe.create_training_set(df=...)``: their data argument). Anything else is not.
+    """
+    import libcst as cst
+
+    from mlrules.analysis.index import dotted_name
+
+    if expr is None or _depth > 40:
+        return False
+    index = ctx.index
+    nxt = _depth + 1
+    if isinstance(expr, cst.Name):
+        found = name_sources(ctx, expr, scope)
+        if found is None:
+            return False
+        sources, _uncalled = found  # a parameter nobody passes here: unknown data
+        return bool(sources) and all(from_bundled_dataset(ctx, source, where, nxt) for source, where in sources)
+    if isinstance(expr, cst.Attribute):
+        head = expr
+        while isinstance(head, cst.Attribute):
+            head = head.value
+        if isinstance(head, cst.Name) and head.value in ("self", "cls"):
+            return False
+        return from_bundled_dataset(ctx, expr.value, scope, nxt)
+    if isinstance(expr, cst.Subscript):
+        return from_bundled_dataset(ctx, expr.value, scope, nxt)
+    if not isinstance(expr, cst.Call):
+        return False
+    func = expr.func
+    qualname = index.resolve_dotted(dotted_name(func)) or ""
+    if BUNDLED_DATASETS.match(qualname):
+        return True
+    positional = [a.value for a in expr.args if a.keyword is None and not a.star]
+    last = qualname.rsplit(".", 1)[-1] if qualname else (func.attr.value if isinstance(func, cst.Attribute) else "")
+    if last in _SPLITTERS and (qualname.startswith("sklearn.") or not qualname):
+        return bool(positional) and all(from_bundled_dataset(ctx, a, scope, nxt) for a in positional)
+    if isinstance(func, cst.Attribute):
+        method = func.attr.value
+        if from_bundled_dataset(ctx, func.value, scope, nxt):
+            if method in _COMBINING:
+                return bool(positional) and from_bundled_dataset(ctx, positional[0], scope, nxt)
+            return True
+        receiver = func.value
+        # a module (`pd.DataFrame`), the `spark` session, or a client (`fe = FeatureEngineeringClient()`);
+        # not a DataFrame (`raw = pd.read_csv(p)`): its own rows stay the data
+        instance = index.instances.get(receiver.value, "") if isinstance(receiver, cst.Name) else ""
+        factory = isinstance(receiver, cst.Name) and (
+            receiver.value in index.imports
+            or (instance and not instance.startswith(("pandas.", "pyspark.", "numpy.", "polars.")))
+            or (receiver.value == "spark" and index.values_of("spark", scope) is None)
+        )
+        if factory and method not in _COMBINING:
+            data = next((a.value for a in expr.args if a.keyword is not None and a.keyword.value in _DATA_KEYWORDS), None)
+            data = data if data is not None else (positional[0] if positional else None)
+            return data is not None and from_bundled_dataset(ctx, data, scope, nxt)
+    return False
+
+
+def name_sources(ctx, expr, scope) -> tuple[list[tuple[Any, Any]], bool] | None:
+    """Where the data a name holds comes from, to follow it back: ``(sources, uncalled)``.
+
+    ``sources`` are ``(expression, its scope)`` pairs: the value the name is assigned once,
+    the expression a tuple unpacking takes it from, or, for a parameter, the argument each
+    call site of its function passes (``None`` where a site passes none). ``uncalled``: it is
+    a parameter of a function the file never calls (the data comes from another file). None
+    when the name is imported, assigned more than once or not assigned in the file.
+    """
+    from mlrules.analysis.features import follow_name
+
+    index = ctx.index
+    name = expr.value
+    if name in index.imports:
+        return None
+    target = follow_name(expr, index, scope)
+    owner = scope if scope is not None and name in index.bindings.get(scope, {}) else None
+    if target is not expr:
+        return [(target, owner)], False
+    values = index.values_of(name, scope)
+    if values is None or len(values) != 1:
+        return None
+    source = _unpacked_from(ctx, name, owner)
+    if source is not None:
+        return [(source, owner)], False
+    if owner is not None and _is_parameter(owner, name):
+        sites = [c for c in index.calls if c.dotted == owner.name.value]
+        position = _parameter_position(owner, name)
+        args = [site.argument(position, name) if position is not None else site.keyword(name) for site in sites]
+        return [(arg.value if arg is not None else None, site.function) for arg, site in zip(args, sites)], not sites
+    return None
 
 
 def _imported_helper(index, func) -> bool:
@@ -335,8 +429,8 @@ def is_test_file(path: str) -> bool:
 def unremedied_feature_writes(ctx, remedies) -> list:
     """Feature-table write calls of this file when the file shows none of ``remedies``.
 
-    The shared core of DQ001/DQ002: unit tests and data computed in another file are not
-    judged, and a file whose text (or ``%run`` includes) cannot be searched stays quiet.
+    The shared core of DQ001/DQ002: unit tests, data computed in another file and scikit-learn's
+    bundled toy datasets (``from_bundled_dataset``) are not judged, and a file whose text (or ``%run`` includes) cannot be searched stays quiet.
     """
     from mlrules.analysis.features import feature_table_writes
 
@@ -345,6 +439,7 @@ def unremedied_feature_writes(ctx, remedies) -> list:
     writes = [
         call for call, arg in feature_table_writes(ctx.index)
         if not computed_elsewhere(ctx, arg.value, call.function) and not holds_predictions(ctx, arg.value, call.function)
+        and not from_bundled_dataset(ctx, arg.value, call.function)
     ]
     if not writes:
         return []

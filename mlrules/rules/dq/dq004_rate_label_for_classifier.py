@@ -28,7 +28,7 @@ class RateLabelForClassifier(PythonRule):
     The label is the one the file shows: Spark ML `labelCol=`; the `y` of `fit(X, y)` followed
     to `df["col"]`/`df.pop("col")` through names assigned once; otherwise the `label=` of the
     file's only `create_training_set(...)`. An unknown label is never flagged, nor one prepared
-    in another file or by Databricks AutoML (see DQ003), nor a Spark ML `Pipeline` whose stages are built elsewhere
+    in another file, by Databricks AutoML or taken from a scikit-learn toy dataset (see DQ003), nor a Spark ML `Pipeline` whose stages are built elsewhere
     (a `StringIndexer` there may produce the label). Unit tests are not checked.
 
     ## Why it matters

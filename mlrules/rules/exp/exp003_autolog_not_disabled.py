@@ -36,10 +36,17 @@ def _trains(index) -> bool:
     return False
 
 
+# Flavors whose models autologging never logs itself: a custom `PythonModel` wrapper, and
+# pretrained pipelines/chains (the transformers autolog integration only silences sub-models;
+# the GenAI integrations trace calls and log no model by default).
+_NEVER_AUTOLOGGED = frozenset({"pyfunc", "transformers", "sentence_transformers", "langchain", "openai"})
+
+
 def _pyfunc_only(logs, index) -> bool:
-    """Every explicit model log is ``mlflow.pyfunc.log_model`` (a custom wrapper, which
-    autologging never logs itself)."""
-    return all(flavor_of_log_model(mlflow_qualname(c, index)) == "pyfunc" for c in logs)
+    """Every explicit model log is of a flavor that autologging never logs itself
+    (``mlflow.pyfunc.log_model`` of a custom wrapper, ``mlflow.transformers.log_model`` of a
+    pretrained pipeline...)."""
+    return all(flavor_of_log_model(mlflow_qualname(c, index)) in _NEVER_AUTOLOGGED for c in logs)
 
 
 class AutologNotDisabled(PythonRule):
@@ -57,9 +64,11 @@ class AutologNotDisabled(PythonRule):
     would not change a later explicit enable.
 
     Also not flagged when every explicit log is `mlflow.pyfunc.log_model(...)` (a custom
-    `PythonModel` wrapper) and neither the file nor its `%run` notebooks train anything (no
-    `fit`/`fit_transform`/`partial_fit`/`train` call): autologging only logs a model when a
-    supported library trains one, and it never logs the custom wrapper itself.
+    `PythonModel` wrapper) or logs a pretrained pipeline or chain (`mlflow.transformers`,
+    `mlflow.sentence_transformers`, `mlflow.langchain`, `mlflow.openai`) and neither the file
+    nor its `%run` notebooks train anything (no `fit`/`fit_transform`/`partial_fit`/`train`
+    call): autologging only logs a model when a supported library trains one, and it never
+    logs these flavors' models itself.
 
     ## Why it matters
     Databricks enables MLflow autologging by default. A notebook that also logs its model by
@@ -135,6 +144,12 @@ class AutologNotDisabled(PythonRule):
             fixed="import mlflow\nmlflow.autolog(disable=True)\n\nclf = make_classifier()\nclf.fit(X, y)\nwith mlflow.start_run():\n"
             "    mlflow.pyfunc.log_model(artifact_path=\"m\", python_model=Wrapper(clf))\n",
         ),
+        # a fine-tuned pipeline: the file trains, so autologging may log too
+        Invalid(
+            "import mlflow\n\ntrainer.train()\nmlflow.transformers.log_model(transformers_model=pipe, artifact_path=\"m\")\n",
+            4, 1, path="tune.py",
+            fixed="import mlflow\nmlflow.autolog(disable=True)\n\ntrainer.train()\nmlflow.transformers.log_model(transformers_model=pipe, artifact_path=\"m\")\n",
+        ),
         Invalid(
             "from mlflow.sklearn import log_model\nimport mlflow\n\nlog_model(model, \"model\")\n",
             4, 1, path="module.py",
@@ -170,6 +185,12 @@ class AutologNotDisabled(PythonRule):
             "        return model_input.mean(axis=1)\n\nwith mlflow.start_run():\n"
             "    mlflow.pyfunc.log_model(artifact_path=\"ensemble\", python_model=Ensemble())\n",
             path="wrap.py",
+        ),
+        # a pretrained text pipeline logged as is: nothing is trained, autologging logs nothing
+        Valid(
+            "import mlflow\nfrom transformers import pipeline\n\nqa = pipeline(\"question-answering\", model=\"tiny-qa\")\n"
+            "with mlflow.start_run():\n    mlflow.transformers.log_model(transformers_model=qa, artifact_path=\"qa\")\n",
+            path="log_pretrained.py",
         ),
         # an include that cannot be followed may disable it
         Valid("# Databricks notebook source\n# MAGIC %run /Shared/setup\n\n# COMMAND ----------\n\nimport mlflow\nmlflow.sklearn.log_model(m, \"model\")\n"),
