@@ -13,15 +13,19 @@ EXIT_CODE = 'dbutils.notebook.exit("SUCCESS")\n'
 MODEL_WORDS = ("mlflow", "feature_engineering", "feature_store", "FeatureEngineeringClient")
 MODEL_WORK_PREFIXES = ("mlflow.", "databricks.feature_engineering.", "databricks.feature_store.")
 NOTEBOOK_SUFFIXES = ("", ".py", ".ipynb")
-# Environment helpers (`databricks_utils.get_browser_hostname()`): no tracking, no model.
-NOT_MODEL_WORK = ("mlflow.utils.",)
+# Environment helpers (`databricks_utils.get_browser_hostname()`) and the package's own
+# attributes (`mlflow.__version__.split(".")`): no tracking, no model.
+NOT_MODEL_WORK = ("mlflow.utils.", "mlflow.__version__")
 # Lakeflow / DLT pipeline sources: the pipeline runs them, not a notebook task.
 PIPELINE_MODULES = ("dlt", "pyspark.pipelines")
 # `mlflow.models.set_model(...)` marks a models-from-code file (a chain/agent definition that
 # another notebook logs with `log_model(<path>)`); dbutils does not exist where it is loaded.
 MODEL_FROM_CODE = ("mlflow.models.set_model", "mlflow.models.model.set_model")
 # Client configuration, not model work by itself: the message names another call when there is one.
-SETUP_CALLS = ("mlflow.set_registry_uri", "mlflow.set_tracking_uri", "mlflow.get_registry_uri", "mlflow.get_tracking_uri")
+SETUP_CALLS = (
+    "mlflow.set_registry_uri", "mlflow.set_tracking_uri", "mlflow.get_registry_uri", "mlflow.get_tracking_uri",
+    "mlflow.models.ModelConfig",  # reads a config file: the notebook's real work comes later
+)
 
 _HEADER = "# Databricks notebook source\n"
 _CMD = "\n# COMMAND ----------\n\n"
@@ -101,7 +105,8 @@ class MissingExitSignal(PythonRule):
     Calls are resolved through imports, aliases and instances, so `import mlflow as mf` or
     `fe = FeatureEngineeringClient()` count; a file that only imports MLflow does not, and
     neither do MLflow's environment helpers (`mlflow.utils.*`, e.g.
-    `databricks_utils.get_browser_hostname()`).
+    `databricks_utils.get_browser_hostname()`) or a version check
+    (`mlflow.__version__.split(".")`).
 
     Not flagged:
     - plain Python modules that no bundle task runs as a notebook (they are imported, or run
@@ -235,6 +240,12 @@ class MissingExitSignal(PythonRule):
             1, 1,
             fixed=_dbx("import mlflow\n\nclass Trainer:\n    def run(self):\n        mlflow.autolog()\n", "Trainer().run()\n") + _APPENDED,
         ),
+        # the message names the work, not the config read before it
+        Invalid(
+            _dbx("import mlflow\nconfig = mlflow.models.ModelConfig(development_config='agent.yaml')\n", "mlflow.set_experiment('/Shared/agent')\n"),
+            1, 1, message_contains="`mlflow.set_experiment(...)` at line 7",
+            fixed=_dbx("import mlflow\nconfig = mlflow.models.ModelConfig(development_config='agent.yaml')\n", "mlflow.set_experiment('/Shared/agent')\n") + _APPENDED,
+        ),
         # the message names a call the notebook runs, not one in a serving-time method
         Invalid(
             _dbx(
@@ -310,6 +321,8 @@ class MissingExitSignal(PythonRule):
         ),
     )
     valid = (
+        # checking the installed version is not model work
+        Valid(_dbx("import mlflow\nassert int(mlflow.__version__.split('.')[0]) >= 3, 'needs MLflow 3'\nprint(mlflow.__version__)\n")),
         Valid(_dbx(_TRAIN, 'dbutils.notebook.exit("SUCCESS")\n')),
         Valid(_dbx(_TRAIN.replace("\n", "\r\n")).replace("\n", "\r\n") + "\r\n# COMMAND ----------\r\n\r\ndbutils.notebook.exit('OK')\r\n"),
         # plain modules are never flagged
