@@ -729,11 +729,16 @@ def created_feature_tables(project: "Project") -> list[tuple[NotebookFacts, Feat
 
 
 def tables_named(
-    tables: list[tuple[NotebookFacts, FeatureTableCreation]], name: StringValue | None
+    tables: list[tuple[NotebookFacts, FeatureTableCreation]], name: StringValue | None, near: str | None = None
 ) -> list[tuple[NotebookFacts, FeatureTableCreation]]:
+    """The creations of the table ``name``; those in the file ``near`` first (the one a message
+    should cite: the reader has it open), then in project order."""
     if name is None:
         return []
-    return [(f, t) for f, t in tables if table_names_match(name.text, t.name.text)]
+    found = [(f, t) for f, t in tables if table_names_match(name.text, t.name.text)]
+    if near is not None:
+        found.sort(key=lambda pair: pair[0].path != near)  # stable: project order otherwise
+    return found
 
 
 def compare_lookup(lookup: FeatureLookupFact, table: FeatureTableCreation) -> str | None:

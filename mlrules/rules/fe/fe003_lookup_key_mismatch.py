@@ -196,7 +196,7 @@ FeatureLookup(table_name="ml.churn.customer_features", lookup_key="customer_id")
             return
         for facts in iter_facts(ctx.project, "FeatureLookup"):
             for lookup in facts.feature_lookups:
-                candidates = tables_named(tables, lookup.table_name)
+                candidates = tables_named(tables, lookup.table_name, facts.path)
                 if not candidates or lookup.lookup_key_arg is None:
                     continue
                 verdicts = [compare_lookup(lookup, table) for _, table in candidates]

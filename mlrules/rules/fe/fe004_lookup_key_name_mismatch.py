@@ -92,6 +92,13 @@ FeatureLookup(table_name="ml.churn.activity", lookup_key="ts", timestamp_lookup_
 """,
             2, 58, path="train.py", files={"features.py": TS_FEATURES},
         ),
+        # created in this file and in another one: the message cites the creation in this file
+        Invalid(
+            FEATURES + 'from databricks.feature_engineering import FeatureLookup\n'
+            'lookup = FeatureLookup(table_name="ml.churn.customer_features", lookup_key=["region", "customer_id"])\n',
+            11, 76, path="train.py", files={"a_backfill.py": FEATURES},
+            message_contains="(train.py:5)", message_excludes="a_backfill.py",
+        ),
         # the table is created in a notebook (.ipynb): the message names its cell and row
         Invalid(
             """from databricks.feature_engineering import FeatureLookup
@@ -135,7 +142,7 @@ FeatureLookup(table_name="ml.churn.customer_features", lookup_key=[key, "region"
             return
         for facts in iter_facts(ctx.project, "FeatureLookup"):
             for lookup in facts.feature_lookups:
-                candidates = tables_named(tables, lookup.table_name)
+                candidates = tables_named(tables, lookup.table_name, facts.path)
                 if not candidates or lookup.lookup_key_arg is None:
                     continue
                 verdicts = [compare_lookup(lookup, table) for _, table in candidates]

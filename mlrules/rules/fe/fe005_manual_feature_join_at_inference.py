@@ -190,7 +190,7 @@ scored = fe.score_batch(model_uri="models:/ml.churn.churn_model@champion", df=cu
             load = loads[0]
             reported = set()
             for join in facts.feature_table_joins:
-                matches = tables_named(tables, join.table)
+                matches = tables_named(tables, join.table, facts.path)
                 if not matches or id(join.node) in reported:
                     continue
                 reported.add(id(join.node))
