@@ -174,6 +174,8 @@ def from_bundled_dataset(ctx, expr, scope, _depth: int = 0) -> bool:
 
     if expr is None or _depth > 40:
         return False
+    if _depth == 0 and "datasets" not in ctx.source.text:
+        return False  # no `sklearn.datasets` / `from sklearn import datasets`: no toy data (cheap)
     index = ctx.index
     nxt = _depth + 1
     if isinstance(expr, cst.Name):
