@@ -105,10 +105,7 @@ def computed_elsewhere(ctx, expr, scope, _depth: int = 0) -> bool:
             return True  # a library function (module or %run notebook): its caller is in another file
         return any(computed_elsewhere(ctx, source, where, _depth + 1) for source, where in sources)
     if isinstance(expr, cst.Attribute):
-        head = expr
-        while isinstance(head, cst.Attribute):
-            head = head.value
-        if isinstance(head, cst.Name) and head.value in ("self", "cls"):
+        if _on_instance(expr):
             return True
         return computed_elsewhere(ctx, expr.value, scope, _depth + 1)
     if isinstance(expr, cst.Subscript):
@@ -185,10 +182,7 @@ def from_bundled_dataset(ctx, expr, scope, _depth: int = 0) -> bool:
         sources, _uncalled = found  # a parameter nobody passes here: unknown data
         return bool(sources) and all(from_bundled_dataset(ctx, source, where, nxt) for source, where in sources)
     if isinstance(expr, cst.Attribute):
-        head = expr
-        while isinstance(head, cst.Attribute):
-            head = head.value
-        if isinstance(head, cst.Name) and head.value in ("self", "cls"):
+        if _on_instance(expr):
             return False
         return from_bundled_dataset(ctx, expr.value, scope, nxt)
     if isinstance(expr, cst.Subscript):
@@ -256,6 +250,16 @@ def name_sources(ctx, expr, scope) -> tuple[list[tuple[Any, Any]], bool] | None:
         args = [site.argument(position, name) if position is not None else site.keyword(name) for site in sites]
         return [(arg.value if arg is not None else None, site.function) for arg, site in zip(args, sites)], not sites
     return None
+
+
+def _on_instance(expr) -> bool:
+    """``self.x.y`` / ``cls.x``: data held by an object, set somewhere this file may not show."""
+    import libcst as cst
+
+    head = expr
+    while isinstance(head, cst.Attribute):
+        head = head.value
+    return isinstance(head, cst.Name) and head.value in ("self", "cls")
 
 
 def _imported_helper(index, func) -> bool:

@@ -17,6 +17,21 @@ PATH_CALLS = frozenset({"site.addsitedir", "os.chdir"})
 _SETUP = "dbutils.notebook.entry_point.getDbutils().notebook().getContext().notebookPath().get()"
 
 
+def _expected_setup(levels: int, subfolder: str = "") -> str:
+    """The path setup block the examples expect (written out here, apart from the fix's own
+    builder, so that the examples check it)."""
+    target = f'_bundle_root + "/{subfolder}"' if subfolder else "_bundle_root"
+    return (
+        "try:\n"
+        f"    _notebook_path = {_SETUP}\n"
+        f'    _bundle_root = "/Workspace" + "/".join(_notebook_path.removeprefix("/Workspace").split("/")[:-{levels}])\n'
+        f"    if {target} not in sys.path:\n"
+        f"        sys.path.insert(0, {target})\n"
+        "except Exception as _path_error:\n"
+        '    print(f"Bundle path setup failed: {_path_error}")\n\n'
+    )
+
+
 class LocalImportWithoutPathSetup(PythonRule):
     """
     ## What it does
@@ -114,13 +129,7 @@ class LocalImportWithoutPathSetup(PythonRule):
             fixed=(
                 "# Databricks notebook source\nimport mlflow\n"
                 "import sys\n\n"
-                "try:\n"
-                f"    _notebook_path = {_SETUP}\n"
-                '    _bundle_root = "/Workspace" + "/".join(_notebook_path.removeprefix("/Workspace").split("/")[:-2])\n'
-                '    if _bundle_root + "/src" not in sys.path:\n'
-                '        sys.path.insert(0, _bundle_root + "/src")\n'
-                "except Exception as _path_error:\n"
-                '    print(f"Bundle path setup failed: {_path_error}")\n\n'
+                + _expected_setup(2, "src") +
                 "from churn.features import build\n\nbuild()\n"
             ),
             message_contains="src/churn/features.py",
@@ -133,13 +142,7 @@ class LocalImportWithoutPathSetup(PythonRule):
             files={"databricks.yml": "bundle:\n  name: x\n", "helpers/__init__.py": "", "helpers/io.py": ""},
             fixed=(
                 "# Databricks notebook source\nimport sys\n\n# COMMAND ----------\n\n"
-                "try:\n"
-                f"    _notebook_path = {_SETUP}\n"
-                '    _bundle_root = "/Workspace" + "/".join(_notebook_path.removeprefix("/Workspace").split("/")[:-3])\n'
-                "    if _bundle_root not in sys.path:\n"
-                "        sys.path.insert(0, _bundle_root)\n"
-                "except Exception as _path_error:\n"
-                '    print(f"Bundle path setup failed: {_path_error}")\n\n'
+                + _expected_setup(3) +
                 "import helpers.io as hio\nfrom helpers import io\n"
             ),
         ),
@@ -150,13 +153,7 @@ class LocalImportWithoutPathSetup(PythonRule):
             files={"databricks.yml": "", "src/churn/features.py": ""},
             fixed=(
                 "# Databricks notebook source\nimport sys\n\n"
-                "try:\n"
-                f"    _notebook_path = {_SETUP}\n"
-                '    _bundle_root = "/Workspace" + "/".join(_notebook_path.removeprefix("/Workspace").split("/")[:-2])\n'
-                "    if _bundle_root not in sys.path:\n"
-                "        sys.path.insert(0, _bundle_root)\n"
-                "except Exception as _path_error:\n"
-                '    print(f"Bundle path setup failed: {_path_error}")\n\n'
+                + _expected_setup(2) +
                 "from src.churn import features\n"
             ),
         ),
@@ -168,13 +165,7 @@ class LocalImportWithoutPathSetup(PythonRule):
                 ("markdown", "# Train"),
                 "import mlflow",
                 "import sys\n\n"
-                "try:\n"
-                f"    _notebook_path = {_SETUP}\n"
-                '    _bundle_root = "/Workspace" + "/".join(_notebook_path.removeprefix("/Workspace").split("/")[:-2])\n'
-                '    if _bundle_root + "/src" not in sys.path:\n'
-                '        sys.path.insert(0, _bundle_root + "/src")\n'
-                "except Exception as _path_error:\n"
-                '    print(f"Bundle path setup failed: {_path_error}")\n\n'
+                + _expected_setup(2, "src") +
                 "from churn.features import build\nimport sys\nsys.path.append('..')",
             ),
         ),
@@ -185,13 +176,7 @@ class LocalImportWithoutPathSetup(PythonRule):
             files={".git/HEAD": "ref: refs/heads/main\n", "src/common/__init__.py": "", "src/common/utils.py": ""},
             fixed=(
                 "# Databricks notebook source\nimport sys\n\n"
-                "try:\n"
-                f"    _notebook_path = {_SETUP}\n"
-                '    _bundle_root = "/Workspace" + "/".join(_notebook_path.removeprefix("/Workspace").split("/")[:-2])\n'
-                '    if _bundle_root + "/src" not in sys.path:\n'
-                '        sys.path.insert(0, _bundle_root + "/src")\n'
-                "except Exception as _path_error:\n"
-                '    print(f"Bundle path setup failed: {_path_error}")\n\n'
+                + _expected_setup(2, "src") +
                 "from common import utils\n"
             ),
         ),
@@ -202,13 +187,7 @@ class LocalImportWithoutPathSetup(PythonRule):
             options={"check-notebook-folder": True},
             fixed=(
                 "# Databricks notebook source\nimport mlflow\n\nimport sys\n\n"
-                "try:\n"
-                f"    _notebook_path = {_SETUP}\n"
-                '    _bundle_root = "/Workspace" + "/".join(_notebook_path.removeprefix("/Workspace").split("/")[:-2])\n'
-                '    if _bundle_root + "/nbs" not in sys.path:\n'
-                '        sys.path.insert(0, _bundle_root + "/nbs")\n'
-                "except Exception as _path_error:\n"
-                '    print(f"Bundle path setup failed: {_path_error}")\n\n'
+                + _expected_setup(2, "nbs") +
                 "from helpers import f\n"
             ),
         ),
@@ -219,13 +198,7 @@ class LocalImportWithoutPathSetup(PythonRule):
             fixed=(
                 "import mlflow\n"
                 "import sys\n\n"
-                "try:\n"
-                f"    _notebook_path = {_SETUP}\n"
-                '    _bundle_root = "/Workspace" + "/".join(_notebook_path.removeprefix("/Workspace").split("/")[:-2])\n'
-                '    if _bundle_root + "/src" not in sys.path:\n'
-                '        sys.path.insert(0, _bundle_root + "/src")\n'
-                "except Exception as _path_error:\n"
-                '    print(f"Bundle path setup failed: {_path_error}")\n\n'
+                + _expected_setup(2, "src") +
                 "from churn.features import build\n"
             ),
         ),
@@ -241,13 +214,7 @@ class LocalImportWithoutPathSetup(PythonRule):
             },
             fixed=(
                 "# Databricks notebook source\nimport sys\n\n"
-                "try:\n"
-                f"    _notebook_path = {_SETUP}\n"
-                '    _bundle_root = "/Workspace" + "/".join(_notebook_path.removeprefix("/Workspace").split("/")[:-2])\n'
-                "    if _bundle_root not in sys.path:\n"
-                "        sys.path.insert(0, _bundle_root)\n"
-                "except Exception as _path_error:\n"
-                '    print(f"Bundle path setup failed: {_path_error}")\n\n'
+                + _expected_setup(2) +
                 "from common.io import load\n"
             ),
         ),
